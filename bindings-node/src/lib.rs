@@ -1,0 +1,1 @@
+//! Node binding (stub; see issue 5).

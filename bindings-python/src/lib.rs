@@ -1,0 +1,1 @@
+//! Python binding (stub; see issue 4).

@@ -1,0 +1,995 @@
+//! The connection state machine: where handshake, frames, messages, close
+//! and extensions meet.
+//!
+//! Read top to bottom: the public verbs first ([`Connection::receive`],
+//! [`Connection::poll_event`], the `send_*` commands, the output buffer),
+//! then the receive path (`advance` and its helpers), then the send path.
+//!
+//! Received bytes are copied once into an input buffer and decoded there:
+//! payloads are unmasked in place and handed out as slices into it, so a
+//! message that arrives in one frame is never copied again. Only fragmented
+//! or extension-transformed messages are assembled in a second buffer.
+
+use std::ops::Range;
+
+use crate::close::{self, is_valid_wire_code, MAX_REASON_LEN, NO_STATUS_RCVD};
+use crate::config::Config;
+use crate::error::{local, Error, ErrorKind};
+use crate::extension::Extension;
+use crate::frame::{FrameHeader, HeaderError, OpCode, MAX_CONTROL_PAYLOAD};
+use crate::handshake::client::{self, BodyLength, Pending};
+use crate::handshake::server;
+use crate::handshake::{encode_key, Accept, ClientHandshake, Reject, Request, Response};
+use crate::mask::{apply_mask, extend_masked};
+use crate::random::{OsRandom, Random, SeededRandom};
+use crate::utf8::{self, Utf8Validator};
+
+/// Which end of the connection this is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Sends the opening request and masks its frames.
+    Client,
+    /// Answers the opening request; its frames are not masked.
+    Server,
+}
+
+/// The connection's state (RFC 6455 §4, §7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum State {
+    /// The opening handshake is in progress.
+    Connecting,
+    /// Messages flow both ways.
+    Open,
+    /// This side sent a close frame and waits for the peer's.
+    LocalClosing,
+    /// The peer sent a close frame that has not been answered yet (only
+    /// with `auto_close` off).
+    RemoteClosing,
+    /// The close handshake is complete, the connection failed, or the
+    /// handshake was refused. Drain the output, then close the transport.
+    Closed,
+}
+
+/// The two kinds of data message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DataKind {
+    /// UTF-8 text.
+    Text,
+    /// Arbitrary bytes.
+    Binary,
+}
+
+impl DataKind {
+    fn opcode(self) -> OpCode {
+        match self {
+            DataKind::Text => OpCode::Text,
+            DataKind::Binary => OpCode::Binary,
+        }
+    }
+}
+
+/// Something that happened on the connection.
+///
+/// Borrowed payloads point into the connection's buffers and stay valid
+/// until the next call that takes `&mut self`.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Event<'a> {
+    /// Server: a valid opening request; answer with [`Connection::accept`]
+    /// or [`Connection::reject`].
+    Request(Request),
+    /// Client: the server accepted; the connection is open.
+    Accepted(Response),
+    /// Client: the server answered with a status other than 101. The body
+    /// follows in [`Event::RejectBody`] events.
+    Rejected(Response),
+    /// Client: a piece of a rejection's body; `fin` marks the last.
+    RejectBody {
+        /// The bytes.
+        data: &'a [u8],
+        /// Whether this is the end of the body.
+        fin: bool,
+    },
+    /// A whole text message.
+    Text(&'a str),
+    /// A whole binary message.
+    Binary(&'a [u8]),
+    /// With `partial_messages`: a piece of a text message. The pieces so far
+    /// are valid UTF-8 but a piece may end inside a code point.
+    TextChunk {
+        /// The bytes.
+        data: &'a [u8],
+        /// Whether this piece ends the message.
+        fin: bool,
+    },
+    /// With `partial_messages`: a piece of a binary message.
+    BinaryChunk {
+        /// The bytes.
+        data: &'a [u8],
+        /// Whether this piece ends the message.
+        fin: bool,
+    },
+    /// A ping; with `auto_pong` the pong is already queued.
+    Ping(&'a [u8]),
+    /// A pong, solicited or not.
+    Pong(&'a [u8]),
+    /// The peer closed (code 1005 for an empty close frame) or the transport
+    /// ended without a close frame (1006). With `auto_close` the answer is
+    /// already queued.
+    Close {
+        /// The close code.
+        code: u16,
+        /// The reason, possibly empty.
+        reason: &'a str,
+    },
+}
+
+/// A sans-IO WebSocket connection. See the crate docs for the order of calls.
+pub struct Connection {
+    role: Role,
+    config: Config,
+    state: State,
+    phase: Phase,
+    /// Received bytes; `inbuf[rpos..]` is not yet consumed.
+    inbuf: Vec<u8>,
+    rpos: usize,
+    /// Bytes handed out in the last event, consumed on the next call.
+    deferred: usize,
+    eof: bool,
+    /// The peer's close frame arrived: ignore anything after it.
+    peer_closed: bool,
+    frame: Option<InFrame>,
+    msg: InMessage,
+    /// Assembles fragmented and transformed messages.
+    msgbuf: Vec<u8>,
+    clear_msgbuf: bool,
+    /// Bytes to send; `out[opos..]` is pending.
+    out: Vec<u8>,
+    opos: usize,
+    /// The data message being sent in fragments, and its text validation.
+    sending: Option<DataKind>,
+    send_utf8: Utf8Validator,
+    extension: Option<Box<dyn Extension>>,
+    scratch: Vec<u8>,
+    /// Created on first use: servers never need one.
+    random: Option<Box<dyn Random>>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("role", &self.role)
+            .field("state", &self.state)
+            .field("buffered_in", &(self.inbuf.len() - self.rpos))
+            .field("buffered_out", &(self.out.len() - self.opos))
+            .field("extension", &self.extension)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug)]
+enum Phase {
+    ServerAwaitRequest,
+    ServerAwaitDecision(Box<Request>),
+    ClientAwaitResponse(Box<Pending>),
+    ClientRejectBody(BodyLength),
+    Done,
+}
+
+/// The frame whose payload is being received.
+#[derive(Debug, Clone, Copy)]
+struct InFrame {
+    header: FrameHeader,
+    remaining: u64,
+    /// Payload bytes unmasked so far (the mask phase).
+    done: u64,
+    /// Unmasked payload bytes kept in place at `inbuf[rpos..]`.
+    kept: usize,
+}
+
+/// The data message being received.
+#[derive(Debug, Default)]
+struct InMessage {
+    kind: Option<DataKind>,
+    transformed: bool,
+    size: u64,
+    fragments: u32,
+    utf8: Utf8Validator,
+}
+
+/// An event located in the buffers; turned into an [`Event`] at the end of
+/// [`Connection::poll_event`] so that the borrow starts there.
+enum Ready {
+    Request(Request),
+    Accepted(Response),
+    Rejected(Response),
+    RejectBody(Range<usize>, bool),
+    Text(Src),
+    Binary(Src),
+    TextChunk(Src, bool),
+    BinaryChunk(Src, bool),
+    Ping(Range<usize>),
+    Pong(Range<usize>),
+    Close(u16, Range<usize>),
+}
+
+enum Src {
+    In(Range<usize>),
+    Msg,
+}
+
+impl Connection {
+    /// Creates a server connection waiting for the opening request.
+    pub fn server(config: Config) -> Connection {
+        Connection::new(Role::Server, config, State::Connecting, Phase::ServerAwaitRequest)
+    }
+
+    /// Creates a client connection and queues its opening request.
+    pub fn client(config: Config, handshake: ClientHandshake) -> Result<Connection, Error> {
+        let mut conn = Connection::new(Role::Client, config, State::Connecting, Phase::Done);
+        let mut nonce = [0u8; 16];
+        conn.random().fill(&mut nonce);
+        let pending = client::write_request(&mut conn.out, handshake, encode_key(nonce))?;
+        conn.phase = Phase::ClientAwaitResponse(Box::new(pending));
+        Ok(conn)
+    }
+
+    /// Like [`Connection::client`], with a given source of randomness.
+    pub fn client_with_random(
+        config: Config,
+        handshake: ClientHandshake,
+        random: Box<dyn Random>,
+    ) -> Result<Connection, Error> {
+        let mut conn = Connection::new(Role::Client, config, State::Connecting, Phase::Done);
+        conn.random = Some(random);
+        let mut nonce = [0u8; 16];
+        conn.random().fill(&mut nonce);
+        let pending = client::write_request(&mut conn.out, handshake, encode_key(nonce))?;
+        conn.phase = Phase::ClientAwaitResponse(Box::new(pending));
+        Ok(conn)
+    }
+
+    /// Creates a connection whose opening handshake already happened
+    /// elsewhere (an HTTP server that did the upgrade), optionally with the
+    /// negotiated transform extension.
+    pub fn open(role: Role, config: Config, extension: Option<Box<dyn Extension>>) -> Connection {
+        let mut conn = Connection::new(role, config, State::Open, Phase::Done);
+        conn.extension = extension;
+        conn
+    }
+
+    fn new(role: Role, config: Config, state: State, phase: Phase) -> Connection {
+        let random: Option<Box<dyn Random>> = config.mask_seed.map(|s| Box::new(SeededRandom::new(s)) as _);
+        Connection {
+            role,
+            config,
+            state,
+            phase,
+            inbuf: Vec::new(),
+            rpos: 0,
+            deferred: 0,
+            eof: false,
+            peer_closed: false,
+            frame: None,
+            msg: InMessage::default(),
+            msgbuf: Vec::new(),
+            clear_msgbuf: false,
+            out: Vec::new(),
+            opos: 0,
+            sending: None,
+            send_utf8: Utf8Validator::new(),
+            extension: None,
+            scratch: Vec::new(),
+            random,
+        }
+    }
+
+    /// Replaces the source of mask keys.
+    pub fn set_random(&mut self, random: Box<dyn Random>) {
+        self.random = Some(random);
+    }
+
+    /// This end's role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The current state.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The negotiated transform extension, if any.
+    pub fn extension(&self) -> Option<&dyn Extension> {
+        self.extension.as_deref()
+    }
+
+    // ------------------------------------------------------------------
+    // Input
+    // ------------------------------------------------------------------
+
+    /// Feeds bytes read from the transport. Call [`Connection::poll_event`]
+    /// until it returns `Ok(None)` afterwards.
+    pub fn receive(&mut self, data: &[u8]) {
+        self.settle();
+        if self.eof || self.state == State::Closed && self.phase_done() {
+            return; // Nothing more will be read; drop the bytes.
+        }
+        if self.rpos == self.inbuf.len() {
+            self.inbuf.clear();
+            self.rpos = 0;
+        } else if self.rpos > 0 && self.rpos >= self.inbuf.len() / 2 {
+            self.inbuf.drain(..self.rpos);
+            self.rpos = 0;
+        }
+        self.inbuf.extend_from_slice(data);
+    }
+
+    /// Reports that the transport reached end of stream.
+    pub fn receive_eof(&mut self) {
+        self.eof = true;
+    }
+
+    /// Returns the next event, `Ok(None)` when more input is needed, or the
+    /// error that failed the connection (its close frame or HTTP error
+    /// response is already queued).
+    pub fn poll_event(&mut self) -> Result<Option<Event<'_>>, Error> {
+        let ready = match self.advance()? {
+            Some(r) => r,
+            None => return Ok(None),
+        };
+        let msg = &self.msgbuf[..];
+        let src = |s: Src| match s {
+            Src::In(r) => &self.inbuf[r],
+            Src::Msg => msg,
+        };
+        Ok(Some(match ready {
+            Ready::Request(r) => Event::Request(r),
+            Ready::Accepted(r) => Event::Accepted(r),
+            Ready::Rejected(r) => Event::Rejected(r),
+            Ready::RejectBody(r, fin) => Event::RejectBody { data: &self.inbuf[r], fin },
+            Ready::Text(s) => Event::Text(utf8::assume_valid(src(s))),
+            Ready::Binary(s) => Event::Binary(src(s)),
+            Ready::TextChunk(s, fin) => Event::TextChunk { data: src(s), fin },
+            Ready::BinaryChunk(s, fin) => Event::BinaryChunk { data: src(s), fin },
+            Ready::Ping(r) => Event::Ping(&self.inbuf[r]),
+            Ready::Pong(r) => Event::Pong(&self.inbuf[r]),
+            Ready::Close(code, r) => Event::Close { code, reason: utf8::assume_valid(&self.inbuf[r]) },
+        }))
+    }
+
+    /// Received bytes not yet turned into events (including a message being
+    /// assembled).
+    pub fn buffered_in(&self) -> usize {
+        self.inbuf.len() - self.rpos - self.deferred + if self.clear_msgbuf { 0 } else { self.msgbuf.len() }
+    }
+
+    // ------------------------------------------------------------------
+    // Output
+    // ------------------------------------------------------------------
+
+    /// The bytes waiting to be written to the transport.
+    pub fn output(&self) -> &[u8] {
+        &self.out[self.opos..]
+    }
+
+    /// Marks `n` bytes of [`Connection::output`] as written.
+    pub fn consume_output(&mut self, n: usize) {
+        self.opos = (self.opos + n).min(self.out.len());
+        if self.opos == self.out.len() {
+            self.out.clear();
+            self.opos = 0;
+        }
+    }
+
+    /// Takes all pending output.
+    pub fn take_output(&mut self) -> Vec<u8> {
+        let mut v = std::mem::take(&mut self.out);
+        if self.opos > 0 {
+            v.drain(..self.opos);
+            self.opos = 0;
+        }
+        v
+    }
+
+    /// Whether output is waiting to be written.
+    pub fn wants_write(&self) -> bool {
+        self.opos < self.out.len()
+    }
+
+    /// Whether the transport should now be closed: the connection is closed
+    /// and all output has been taken.
+    pub fn should_close_transport(&self) -> bool {
+        self.state == State::Closed && !self.wants_write()
+    }
+
+    /// Frees buffer memory that holds nothing, so an idle connection costs
+    /// only its own struct. Call it when the transport has nothing to read.
+    pub fn release_memory(&mut self) {
+        self.settle();
+        if self.rpos == self.inbuf.len() {
+            self.inbuf = Vec::new();
+            self.rpos = 0;
+        }
+        if self.msgbuf.is_empty() {
+            self.msgbuf = Vec::new();
+        }
+        if !self.wants_write() {
+            self.out = Vec::new();
+            self.opos = 0;
+        }
+        self.scratch = Vec::new();
+    }
+
+    // ------------------------------------------------------------------
+    // Handshake commands
+    // ------------------------------------------------------------------
+
+    /// Server: accepts the pending request; the connection opens.
+    pub fn accept(&mut self, accept: Accept) -> Result<(), Error> {
+        let Phase::ServerAwaitDecision(request) = &self.phase else {
+            return Err(local(ErrorKind::InvalidState, "no handshake request is waiting for an answer"));
+        };
+        let extension = server::write_accept(&mut self.out, request, accept)?;
+        self.extension = extension;
+        self.phase = Phase::Done;
+        self.state = State::Open;
+        Ok(())
+    }
+
+    /// Server: refuses the pending request with any HTTP response; the
+    /// connection closes once the output is written.
+    pub fn reject(&mut self, reject: &Reject) -> Result<(), Error> {
+        if !matches!(self.phase, Phase::ServerAwaitDecision(_)) {
+            return Err(local(ErrorKind::InvalidState, "no handshake request is waiting for an answer"));
+        }
+        server::write_reject(&mut self.out, reject)?;
+        self.phase = Phase::Done;
+        self.state = State::Closed;
+        Ok(())
+    }
+
+    // ------------------------------------------------------------------
+    // Message commands
+    // ------------------------------------------------------------------
+
+    /// Sends a whole text message.
+    pub fn send_text(&mut self, text: &str) -> Result<(), Error> {
+        self.check_whole_message()?;
+        self.send_data(DataKind::Text, text.as_bytes(), true)
+    }
+
+    /// Sends a whole binary message.
+    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), Error> {
+        self.check_whole_message()?;
+        self.send_data(DataKind::Binary, data, true)
+    }
+
+    /// Sends one fragment of a message (§5.4). The first call starts a
+    /// message of `kind`; later calls must pass the same kind and continue
+    /// it; `fin` ends it. Text fragments are validated as UTF-8 across
+    /// fragment boundaries.
+    pub fn send_fragment(&mut self, kind: DataKind, data: &[u8], fin: bool) -> Result<(), Error> {
+        self.check_open()?;
+        if let Some(current) = self.sending {
+            if current != kind {
+                return Err(local(ErrorKind::FragmentMismatch, "a fragment must continue the message being sent"));
+            }
+        }
+        if kind == DataKind::Text {
+            if self.sending.is_none() {
+                self.send_utf8.reset();
+            }
+            let mut v = self.send_utf8.clone();
+            v.feed(data).map_err(|_| local(ErrorKind::InvalidArgument, "text fragment is not valid UTF-8"))?;
+            if fin {
+                v.finish().map_err(|_| local(ErrorKind::InvalidArgument, "text message ends inside a code point"))?;
+            }
+            self.send_utf8 = v;
+        }
+        self.send_data(kind, data, fin)
+    }
+
+    /// Sends a ping (payload at most 125 bytes).
+    pub fn send_ping(&mut self, payload: &[u8]) -> Result<(), Error> {
+        self.send_control(OpCode::Ping, payload)
+    }
+
+    /// Sends a pong (payload at most 125 bytes), e.g. an unsolicited
+    /// heartbeat or, with `auto_pong` off, the answer to a ping.
+    pub fn send_pong(&mut self, payload: &[u8]) -> Result<(), Error> {
+        self.send_control(OpCode::Pong, payload)
+    }
+
+    /// Starts or completes the closing handshake (§7.1.2). `code` 1005
+    /// sends a close frame without a code (and then `reason` must be empty).
+    pub fn close(&mut self, code: u16, reason: &str) -> Result<(), Error> {
+        if !(code == NO_STATUS_RCVD || is_valid_wire_code(code)) {
+            return Err(local(ErrorKind::InvalidCloseCode, format!("close code {code} may not be sent")));
+        }
+        if code == NO_STATUS_RCVD && !reason.is_empty() {
+            return Err(local(ErrorKind::InvalidArgument, "a close reason needs a close code"));
+        }
+        if reason.len() > MAX_REASON_LEN {
+            return Err(local(ErrorKind::ControlTooLong, "close reason longer than 123 bytes"));
+        }
+        let next = match self.state {
+            State::Open => State::LocalClosing,
+            State::RemoteClosing => State::Closed,
+            _ => return Err(local(ErrorKind::InvalidState, format!("cannot close in state {:?}", self.state))),
+        };
+        self.write_close(code, reason);
+        self.state = next;
+        Ok(())
+    }
+
+    // ------------------------------------------------------------------
+    // The receive path
+    // ------------------------------------------------------------------
+
+    fn phase_done(&self) -> bool {
+        matches!(self.phase, Phase::Done)
+    }
+
+    /// Applies the consumption deferred by the last event.
+    fn settle(&mut self) {
+        self.rpos += std::mem::take(&mut self.deferred);
+        if std::mem::take(&mut self.clear_msgbuf) {
+            self.msgbuf.clear();
+        }
+    }
+
+    fn advance(&mut self) -> Result<Option<Ready>, Error> {
+        self.settle();
+        if !self.phase_done() {
+            return self.advance_handshake();
+        }
+        loop {
+            if self.state == State::Closed || self.peer_closed {
+                return Ok(None);
+            }
+            if self.frame.is_none() {
+                let decoded = FrameHeader::decode(&self.inbuf[self.rpos..]);
+                let (header, n) = match decoded {
+                    Ok(Some(h)) => h,
+                    Ok(None) => return Ok(self.at_end_of_input()),
+                    Err(e) => return Err(self.fail_header(e)),
+                };
+                self.start_frame(&header)?;
+                self.rpos += n;
+                self.frame = Some(InFrame { header, remaining: header.len, done: 0, kept: 0 });
+            }
+            let f = self.frame.expect("a frame is being received");
+            let ready = if f.header.opcode.is_control() { self.control_frame(f)? } else { self.data_frame(f)? };
+            if ready.is_some() {
+                return Ok(ready);
+            }
+            if self.frame.is_some() {
+                // The frame's payload is incomplete.
+                return Ok(self.at_end_of_input());
+            }
+        }
+    }
+
+    /// No complete event in the buffer: report 1006 if the stream ended.
+    fn at_end_of_input(&mut self) -> Option<Ready> {
+        if self.eof && self.state != State::Closed {
+            self.state = State::Closed;
+            self.frame = None;
+            self.drop_input();
+            return Some(Ready::Close(close::ABNORMAL_CLOSURE, 0..0));
+        }
+        None
+    }
+
+    fn drop_input(&mut self) {
+        self.inbuf.clear();
+        self.rpos = 0;
+        self.deferred = 0;
+    }
+
+    /// Checks a frame header against the role, the state and the limits,
+    /// and starts a message for a data frame that begins one.
+    fn start_frame(&mut self, h: &FrameHeader) -> Result<(), Error> {
+        match (self.role, h.mask) {
+            (Role::Server, None) => return Err(self.fail(ErrorKind::BadMasking, "client frame is not masked")),
+            (Role::Client, Some(_)) => return Err(self.fail(ErrorKind::BadMasking, "server frame is masked")),
+            _ => {}
+        }
+        if h.opcode.is_control() {
+            if h.rsv != 0 {
+                return Err(self.fail(ErrorKind::ReservedBits, "RSV bits set on a control frame"));
+            }
+            return Ok(());
+        }
+        if h.len > self.config.max_frame_size {
+            return Err(self.fail(ErrorKind::TooBig, "frame larger than the limit"));
+        }
+        match (h.opcode, self.msg.kind) {
+            (OpCode::Continuation, None) => {
+                return Err(self.fail(ErrorKind::BadFragmentation, "continuation frame without a message to continue"));
+            }
+            (OpCode::Continuation, Some(_)) => {
+                if h.rsv != 0 {
+                    return Err(self.fail(ErrorKind::ReservedBits, "RSV bits set on a continuation frame"));
+                }
+                if self.msg.fragments >= self.config.max_fragments {
+                    return Err(self.fail(ErrorKind::TooBig, "message has too many fragments"));
+                }
+            }
+            (_, Some(_)) => {
+                return Err(self.fail(ErrorKind::BadFragmentation, "new message inside a fragmented message"));
+            }
+            (op, None) => {
+                let transformed = if h.rsv == 0 {
+                    false
+                } else if self.extension.as_ref().is_some_and(|e| e.accepts_rsv(h.rsv)) {
+                    true
+                } else {
+                    return Err(self.fail(ErrorKind::ReservedBits, "RSV bits set without a negotiated extension"));
+                };
+                let kind = if op == OpCode::Text { DataKind::Text } else { DataKind::Binary };
+                self.msg.kind = Some(kind);
+                self.msg.transformed = transformed;
+                self.msg.size = 0;
+                self.msg.fragments = 0;
+                self.msg.utf8.reset();
+            }
+        }
+        if !self.msg.transformed && self.msg.size + h.len > self.config.max_message_size {
+            return Err(self.fail(ErrorKind::TooBig, "message larger than the limit"));
+        }
+        self.msg.fragments += 1;
+        Ok(())
+    }
+
+    fn control_frame(&mut self, f: InFrame) -> Result<Option<Ready>, Error> {
+        let len = f.header.len as usize;
+        if self.inbuf.len() - self.rpos < len {
+            return Ok(None);
+        }
+        let range = self.rpos..self.rpos + len;
+        if let Some(key) = f.header.mask {
+            apply_mask(&mut self.inbuf[range.clone()], key, 0);
+        }
+        self.frame = None;
+        self.deferred = len;
+        Ok(Some(match f.header.opcode {
+            OpCode::Ping => {
+                if self.config.auto_pong && matches!(self.state, State::Open | State::RemoteClosing) {
+                    let payload = self.inbuf[range.clone()].to_vec();
+                    self.write_frame(OpCode::Pong, true, 0, &payload);
+                }
+                Ready::Ping(range)
+            }
+            OpCode::Pong => Ready::Pong(range),
+            _ => {
+                let payload = close::parse_payload(&self.inbuf[range.clone()]);
+                let code = match payload {
+                    Ok(p) => p.code,
+                    Err(e) => {
+                        let kind = match e {
+                            close::ClosePayloadError::InvalidReason => ErrorKind::InvalidUtf8,
+                            _ => ErrorKind::BadClosePayload,
+                        };
+                        return Err(self.fail(kind, "invalid close frame payload"));
+                    }
+                };
+                self.peer_closed = true;
+                match self.state {
+                    State::Open if self.config.auto_close => {
+                        self.write_close(code, "");
+                        self.state = State::Closed;
+                    }
+                    State::Open => self.state = State::RemoteClosing,
+                    _ => self.state = State::Closed,
+                }
+                let reason = if len >= 2 { range.start + 2..range.end } else { range.end..range.end };
+                Ready::Close(code, reason)
+            }
+        }))
+    }
+
+    fn data_frame(&mut self, mut f: InFrame) -> Result<Option<Ready>, Error> {
+        let h = f.header;
+        let start = self.rpos + f.kept;
+        let avail = (self.inbuf.len() - start) as u64;
+        let take = avail.min(f.remaining) as usize;
+        if take == 0 && f.remaining > 0 {
+            return Ok(None);
+        }
+        let chunk = start..start + take;
+        if let Some(key) = h.mask {
+            apply_mask(&mut self.inbuf[chunk.clone()], key, f.done as usize);
+        }
+        f.done += take as u64;
+        f.remaining -= take as u64;
+        let frame_done = f.remaining == 0;
+        let last = frame_done && h.fin;
+        let kind = self.msg.kind.expect("a message is being received");
+        let text = kind == DataKind::Text;
+        self.frame = if frame_done { None } else { Some(f) };
+
+        let ready = if self.msg.transformed {
+            self.transform_chunk(chunk, last)?;
+            self.rpos += take;
+            if last {
+                Some(self.whole_or_chunk(kind, Src::Msg, true))
+            } else if self.config.partial_messages && !self.msgbuf.is_empty() {
+                Some(self.whole_or_chunk(kind, Src::Msg, false))
+            } else {
+                None
+            }
+        } else {
+            if text && self.msg.utf8.feed(&self.inbuf[chunk.clone()]).is_err() {
+                return Err(self.fail(ErrorKind::InvalidUtf8, "text message is not valid UTF-8"));
+            }
+            self.msg.size += take as u64;
+            if self.config.partial_messages {
+                self.deferred = take;
+                (take > 0 || last).then(|| self.whole_or_chunk(kind, Src::In(chunk), last))
+            } else if h.fin && h.opcode != OpCode::Continuation {
+                // A single-frame message: keep it in place, no copy.
+                if last {
+                    let range = self.rpos..chunk.end;
+                    self.deferred = range.len();
+                    Some(self.whole_or_chunk(kind, Src::In(range), true))
+                } else {
+                    if let Some(fr) = self.frame.as_mut() {
+                        fr.kept += take;
+                    }
+                    None
+                }
+            } else {
+                self.msgbuf.extend_from_slice(&self.inbuf[chunk]);
+                self.rpos += take;
+                last.then(|| self.whole_or_chunk(kind, Src::Msg, true))
+            }
+        };
+        if last && text && self.msg.utf8.finish().is_err() {
+            return Err(self.fail(ErrorKind::InvalidUtf8, "text message ends inside a code point"));
+        }
+        if last {
+            self.msg.kind = None;
+        }
+        Ok(ready)
+    }
+
+    /// Routes a piece of a transformed message through the extension.
+    fn transform_chunk(&mut self, chunk: Range<usize>, last: bool) -> Result<(), Error> {
+        let before = self.msgbuf.len();
+        let room = self.config.max_message_size.saturating_sub(self.msg.size);
+        let limit = before.saturating_add(usize::try_from(room).unwrap_or(usize::MAX));
+        let ext = self.extension.as_mut().expect("transformed messages need an extension");
+        if let Err(e) = ext.decode(&self.inbuf[chunk], last, &mut self.msgbuf, limit) {
+            let kind = match e.close_code {
+                close::MESSAGE_TOO_BIG => ErrorKind::TooBig,
+                close::INVALID_PAYLOAD => ErrorKind::InvalidUtf8,
+                code => ErrorKind::Extension(code),
+            };
+            return Err(self.fail(kind, e.detail));
+        }
+        self.msg.size += (self.msgbuf.len() - before) as u64;
+        if self.msg.kind == Some(DataKind::Text) && self.msg.utf8.feed(&self.msgbuf[before..]).is_err() {
+            return Err(self.fail(ErrorKind::InvalidUtf8, "text message is not valid UTF-8"));
+        }
+        Ok(())
+    }
+
+    fn whole_or_chunk(&mut self, kind: DataKind, src: Src, fin: bool) -> Ready {
+        if matches!(src, Src::Msg) {
+            self.clear_msgbuf = true;
+        }
+        match (self.config.partial_messages, kind) {
+            (false, DataKind::Text) => Ready::Text(src),
+            (false, DataKind::Binary) => Ready::Binary(src),
+            (true, DataKind::Text) => Ready::TextChunk(src, fin),
+            (true, DataKind::Binary) => Ready::BinaryChunk(src, fin),
+        }
+    }
+
+    fn advance_handshake(&mut self) -> Result<Option<Ready>, Error> {
+        let max_head = self.config.max_handshake_size;
+        let max_headers = self.config.max_headers;
+        match std::mem::replace(&mut self.phase, Phase::Done) {
+            Phase::ServerAwaitRequest => match server::parse_request(&self.inbuf[self.rpos..], max_head, max_headers) {
+                Ok(Some((request, n))) => {
+                    self.rpos += n;
+                    self.phase = Phase::ServerAwaitDecision(Box::new(request.clone()));
+                    Ok(Some(Ready::Request(request)))
+                }
+                Ok(None) => {
+                    self.phase = Phase::ServerAwaitRequest;
+                    Ok(self.at_end_of_input())
+                }
+                Err(e) => {
+                    server::write_error_response(&mut self.out, &e);
+                    self.state = State::Closed;
+                    self.drop_input();
+                    Err(e.responded())
+                }
+            },
+            Phase::ClientAwaitResponse(pending) => {
+                match client::parse_response(&self.inbuf[self.rpos..], max_head, max_headers) {
+                    Ok(Some((mut response, head, n))) => {
+                        self.rpos += n;
+                        if response.status == 101 {
+                            match client::validate_accept(*pending, &mut response, head) {
+                                Ok(ext) => {
+                                    self.extension = ext;
+                                    self.state = State::Open;
+                                    Ok(Some(Ready::Accepted(response)))
+                                }
+                                Err(e) => {
+                                    self.state = State::Closed;
+                                    self.drop_input();
+                                    Err(e)
+                                }
+                            }
+                        } else {
+                            let no_body = matches!(response.status, 100..=199 | 204 | 304);
+                            let body = if no_body { BodyLength::Exactly(0) } else { head.body };
+                            self.phase = Phase::ClientRejectBody(body);
+                            self.state = State::Closed;
+                            Ok(Some(Ready::Rejected(response)))
+                        }
+                    }
+                    Ok(None) => {
+                        self.phase = Phase::ClientAwaitResponse(pending);
+                        Ok(self.at_end_of_input())
+                    }
+                    Err(e) => {
+                        self.state = State::Closed;
+                        self.drop_input();
+                        Err(e)
+                    }
+                }
+            }
+            Phase::ClientRejectBody(body) => {
+                let avail = self.inbuf.len() - self.rpos;
+                let (take, next) = match body {
+                    BodyLength::Exactly(n) => {
+                        let take = avail.min(usize::try_from(n).unwrap_or(usize::MAX));
+                        (take, BodyLength::Exactly(n - take as u64))
+                    }
+                    BodyLength::UntilEof => (avail, body),
+                };
+                let fin = next == BodyLength::Exactly(0) || self.eof && take == avail;
+                if take == 0 && !fin {
+                    self.phase = Phase::ClientRejectBody(next);
+                    return Ok(None);
+                }
+                if !fin {
+                    self.phase = Phase::ClientRejectBody(next);
+                }
+                let range = self.rpos..self.rpos + take;
+                self.deferred = take;
+                Ok(Some(Ready::RejectBody(range, fin)))
+            }
+            phase @ Phase::ServerAwaitDecision(_) => {
+                // Frames wait in the buffer until the application decides.
+                self.phase = phase;
+                Ok(None)
+            }
+            Phase::Done => Ok(None),
+        }
+    }
+
+    fn fail_header(&mut self, e: HeaderError) -> Error {
+        match e {
+            HeaderError::ReservedOpCode(op) => self.fail(ErrorKind::ReservedOpCode, format!("reserved opcode {op:#x}")),
+            HeaderError::LengthTooLarge => self.fail(ErrorKind::BadLength, "64-bit length with the top bit set"),
+            HeaderError::NonMinimalLength => self.fail(ErrorKind::BadLength, "length not minimally encoded"),
+            HeaderError::ControlTooLong => self.fail(ErrorKind::BadControlFrame, "control frame longer than 125 bytes"),
+            HeaderError::ControlFragmented => self.fail(ErrorKind::BadControlFrame, "fragmented control frame"),
+        }
+    }
+
+    /// Fails the connection for a remote error: queues a close frame with
+    /// the error's code (unless one was sent) and drops further input.
+    fn fail(&mut self, kind: ErrorKind, detail: impl Into<std::borrow::Cow<'static, str>>) -> Error {
+        let err = Error::new(kind, detail);
+        if let Some(code) = kind.close_code() {
+            if matches!(self.state, State::Open | State::RemoteClosing) {
+                let mut reason = err.detail();
+                while reason.len() > MAX_REASON_LEN {
+                    let mut cut = MAX_REASON_LEN;
+                    while !reason.is_char_boundary(cut) {
+                        cut -= 1;
+                    }
+                    reason = &reason[..cut];
+                }
+                let reason = reason.to_owned();
+                self.write_close(code, &reason);
+            }
+        }
+        self.state = State::Closed;
+        self.frame = None;
+        self.msg = InMessage::default();
+        self.drop_input();
+        err
+    }
+
+    // ------------------------------------------------------------------
+    // The send path
+    // ------------------------------------------------------------------
+
+    fn check_open(&self) -> Result<(), Error> {
+        if self.state != State::Open {
+            return Err(local(ErrorKind::InvalidState, format!("cannot send data in state {:?}", self.state)));
+        }
+        Ok(())
+    }
+
+    fn check_whole_message(&self) -> Result<(), Error> {
+        self.check_open()?;
+        if self.sending.is_some() {
+            return Err(local(ErrorKind::FragmentMismatch, "a fragmented message is being sent"));
+        }
+        Ok(())
+    }
+
+    fn send_data(&mut self, kind: DataKind, data: &[u8], fin: bool) -> Result<(), Error> {
+        let first = self.sending.is_none();
+        let opcode = if first { kind.opcode() } else { OpCode::Continuation };
+        if let Some(ext) = self.extension.as_mut() {
+            let mut scratch = std::mem::take(&mut self.scratch);
+            scratch.clear();
+            let rsv = ext
+                .encode(data, first, fin, &mut scratch)
+                .map_err(|e| local(ErrorKind::InvalidArgument, format!("extension failed: {}", e.detail)))?;
+            match rsv {
+                Some(rsv) => self.write_frame(opcode, fin, if first { rsv } else { 0 }, &scratch),
+                None => self.write_frame(opcode, fin, 0, data),
+            }
+            self.scratch = scratch;
+        } else {
+            self.write_frame(opcode, fin, 0, data);
+        }
+        self.sending = if fin { None } else { Some(kind) };
+        Ok(())
+    }
+
+    fn send_control(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), Error> {
+        if payload.len() > MAX_CONTROL_PAYLOAD {
+            return Err(local(ErrorKind::ControlTooLong, "control frame payload longer than 125 bytes"));
+        }
+        if !matches!(self.state, State::Open | State::RemoteClosing) {
+            return Err(local(ErrorKind::InvalidState, format!("cannot send {opcode:?} in state {:?}", self.state)));
+        }
+        self.write_frame(opcode, true, 0, payload);
+        Ok(())
+    }
+
+    fn write_close(&mut self, code: u16, reason: &str) {
+        let mut payload = Vec::with_capacity(2 + reason.len());
+        close::encode_payload(code, reason, &mut payload);
+        self.write_frame(OpCode::Close, true, 0, &payload);
+    }
+
+    fn write_frame(&mut self, opcode: OpCode, fin: bool, rsv: u8, payload: &[u8]) {
+        let mask = match self.role {
+            Role::Client => {
+                let mut key = [0u8; 4];
+                self.random().fill(&mut key);
+                Some(key)
+            }
+            Role::Server => None,
+        };
+        let header = FrameHeader { fin, rsv, opcode, mask, len: payload.len() as u64 };
+        self.out.reserve(payload.len() + crate::frame::MAX_HEADER_LEN);
+        header.encode(&mut self.out);
+        match mask {
+            Some(key) => extend_masked(&mut self.out, payload, key),
+            None => self.out.extend_from_slice(payload),
+        }
+    }
+
+    fn random(&mut self) -> &mut dyn Random {
+        self.random.get_or_insert_with(|| Box::new(OsRandom::new())).as_mut()
+    }
+}

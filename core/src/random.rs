@@ -1,0 +1,83 @@
+//! Where mask keys and handshake nonces come from.
+//!
+//! The core never reaches for randomness on its own: a connection owns a
+//! [`Random`] source. The default reads the operating system's generator in
+//! blocks, so a client pays one system call per 64 frames rather than per
+//! frame; tests inject a seeded source so that every byte on the wire is
+//! reproducible.
+
+use std::fmt;
+
+/// A source of random bytes for mask keys (§5.3) and `Sec-WebSocket-Key`.
+pub trait Random: Send {
+    /// Fills `buf` with random bytes.
+    fn fill(&mut self, buf: &mut [u8]);
+}
+
+/// The operating system's generator, read 256 bytes at a time.
+pub struct OsRandom {
+    pool: [u8; 256],
+    pos: usize,
+}
+
+impl OsRandom {
+    /// Creates a source; the first use reads the OS generator.
+    pub fn new() -> Self {
+        OsRandom { pool: [0; 256], pos: 256 }
+    }
+}
+
+impl Default for OsRandom {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for OsRandom {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("OsRandom")
+    }
+}
+
+impl Random for OsRandom {
+    fn fill(&mut self, buf: &mut [u8]) {
+        for b in buf {
+            if self.pos == self.pool.len() {
+                // Without OS randomness there is no safe way to mask; the
+                // generator failing is an unrecoverable environment fault.
+                getrandom::getrandom(&mut self.pool).expect("the OS random generator failed");
+                self.pos = 0;
+            }
+            *b = self.pool[self.pos];
+            self.pos += 1;
+        }
+    }
+}
+
+/// A deterministic generator (SplitMix64) for tests and test vectors.
+#[derive(Debug, Clone)]
+pub struct SeededRandom(u64);
+
+impl SeededRandom {
+    /// Creates a generator from a seed.
+    pub fn new(seed: u64) -> Self {
+        SeededRandom(seed)
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
+impl Random for SeededRandom {
+    fn fill(&mut self, buf: &mut [u8]) {
+        for chunk in buf.chunks_mut(8) {
+            let v = self.next_u64().to_le_bytes();
+            chunk.copy_from_slice(&v[..chunk.len()]);
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! Incremental UTF-8 validation (RFC 6455 §8.1).
+//!
+//! Text messages arrive in pieces: frames, and partial reads within a frame.
+//! The validator accepts the pieces in order and reports an error at the first
+//! byte that can never be part of valid UTF-8, so a connection fails fast
+//! instead of buffering a message that is already known to be invalid. A
+//! code point cut at a piece boundary is carried (at most 3 bytes) into the
+//! next piece.
+
+/// The validation state carried between pieces of one text message.
+#[derive(Debug, Default, Clone)]
+pub struct Utf8Validator {
+    carry: [u8; 4],
+    carry_len: u8,
+}
+
+/// The input can never become valid UTF-8, whatever follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InvalidUtf8;
+
+impl Utf8Validator {
+    /// Creates a validator at the start of a message.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Validates the next piece of the message.
+    pub fn feed(&mut self, mut input: &[u8]) -> Result<(), InvalidUtf8> {
+        if self.carry_len > 0 {
+            // Complete the carried code point byte by byte.
+            let need = width(self.carry[0]);
+            while (self.carry_len as usize) < need {
+                let Some((&b, rest)) = input.split_first() else {
+                    // Still incomplete; but is what we hold already impossible?
+                    return check_prefix(&self.carry[..self.carry_len as usize]);
+                };
+                self.carry[self.carry_len as usize] = b;
+                self.carry_len += 1;
+                input = rest;
+                check_prefix(&self.carry[..self.carry_len as usize])?;
+            }
+            if std::str::from_utf8(&self.carry[..need]).is_err() {
+                return Err(InvalidUtf8);
+            }
+            self.carry_len = 0;
+        }
+        match simdutf8::compat::from_utf8(input) {
+            Ok(_) => Ok(()),
+            Err(e) => match e.error_len() {
+                Some(_) => Err(InvalidUtf8),
+                None => {
+                    // An incomplete (but so far valid) sequence at the end.
+                    let tail = &input[e.valid_up_to()..];
+                    self.carry[..tail.len()].copy_from_slice(tail);
+                    self.carry_len = tail.len() as u8;
+                    Ok(())
+                }
+            },
+        }
+    }
+
+    /// Ends the message: a code point left incomplete is an error.
+    pub fn finish(&mut self) -> Result<(), InvalidUtf8> {
+        let incomplete = self.carry_len != 0;
+        self.carry_len = 0;
+        if incomplete {
+            Err(InvalidUtf8)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Forgets any carried bytes (a new message starts).
+    pub fn reset(&mut self) {
+        self.carry_len = 0;
+    }
+}
+
+/// Validates a complete piece of text in one go.
+#[inline]
+pub fn validate(input: &[u8]) -> Result<&str, InvalidUtf8> {
+    simdutf8::basic::from_utf8(input).map_err(|_| InvalidUtf8)
+}
+
+/// Views bytes that an incremental [`Utf8Validator`] has already accepted
+/// in full (every piece fed and `finish` returned `Ok`) as a `str`.
+///
+/// This is the crate's one use of `unsafe` outside masking: re-validating a
+/// message that arrived in pieces would double the cost of every large text
+/// message. Callers uphold the contract by construction in `connection.rs`;
+/// debug builds re-check it.
+#[inline]
+pub(crate) fn assume_valid(input: &[u8]) -> &str {
+    debug_assert!(std::str::from_utf8(input).is_ok());
+    // SAFETY: the caller has validated `input` as UTF-8 (see above).
+    unsafe { std::str::from_utf8_unchecked(input) }
+}
+
+fn width(first: u8) -> usize {
+    match first {
+        0xc2..=0xdf => 2,
+        0xe0..=0xef => 3,
+        0xf0..=0xf4 => 4,
+        _ => 1,
+    }
+}
+
+/// Fails if `prefix` (an incomplete sequence) can never be completed.
+fn check_prefix(prefix: &[u8]) -> Result<(), InvalidUtf8> {
+    match std::str::from_utf8(prefix) {
+        Ok(_) => Ok(()),
+        Err(e) if e.error_len().is_none() => Ok(()),
+        Err(_) => Err(InvalidUtf8),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feed_split(bytes: &[u8], splits: &[usize]) -> Result<(), InvalidUtf8> {
+        let mut v = Utf8Validator::new();
+        let mut last = 0;
+        for &s in splits {
+            v.feed(&bytes[last..s])?;
+            last = s;
+        }
+        v.feed(&bytes[last..])?;
+        v.finish()
+    }
+
+    #[test]
+    fn valid_text_at_every_split_and_byte_at_a_time() {
+        let text = "κόσμε ascii €𝄞 end".as_bytes();
+        for a in 0..=text.len() {
+            for b in a..=text.len() {
+                assert_eq!(feed_split(text, &[a, b]), Ok(()), "{a} {b}");
+            }
+        }
+        let all: Vec<usize> = (1..text.len()).collect();
+        assert_eq!(feed_split(text, &all), Ok(()));
+    }
+
+    #[test]
+    fn invalid_fails_at_the_first_bad_byte() {
+        // 0xF4 0x90 is already out of range (> U+10FFFF): fail without waiting.
+        let mut v = Utf8Validator::new();
+        assert_eq!(v.feed(b"ok\xf4"), Ok(()));
+        assert_eq!(v.feed(b"\x90"), Err(InvalidUtf8));
+        // A surrogate (ED A0..) fails on its second byte.
+        let mut v = Utf8Validator::new();
+        assert_eq!(v.feed(b"\xed"), Ok(()));
+        assert_eq!(v.feed(b"\xa0"), Err(InvalidUtf8));
+        // Overlong encodings.
+        assert_eq!(Utf8Validator::new().feed(b"\xc0\xaf"), Err(InvalidUtf8));
+        assert_eq!(Utf8Validator::new().feed(b"\xe0\x80"), Err(InvalidUtf8));
+    }
+
+    #[test]
+    fn incomplete_at_end_of_message_is_invalid() {
+        let mut v = Utf8Validator::new();
+        assert_eq!(v.feed("€".as_bytes().get(..2).unwrap()), Ok(()));
+        assert_eq!(v.finish(), Err(InvalidUtf8));
+    }
+
+    #[test]
+    fn every_split_agrees_with_std() {
+        let cases: &[&[u8]] = &[
+            b"\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80edited",
+            b"\xf0\x9f\x98\x80\xf0\x9f",
+            b"\xf8\x88\x80\x80\x80",
+            b"abc\xe2\x82",
+            b"\xe2\x82\xac\xe2\x82\xac",
+        ];
+        for c in cases {
+            let expect = std::str::from_utf8(c).is_ok();
+            for s in 0..=c.len() {
+                assert_eq!(feed_split(c, &[s]).is_ok(), expect, "{c:?} at {s}");
+            }
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! C ABI (stub; see issue 3).

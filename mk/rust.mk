@@ -1,0 +1,23 @@
+# The Rust core: formatting, lints, tests, fuzz smoke runs, the Rust demo.
+
+TEST_TARGETS += lint test-rust fuzz-smoke
+DEMO_TARGETS += demo-rust
+EXAMPLE_TARGETS += examples-rust
+
+.PHONY: lint test-rust fuzz-smoke demo-rust examples-rust bench-rust
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+test-rust:
+	$(CARGO) test -p wsproto-core -p wsproto-examples
+
+examples-rust:
+	$(CARGO) build --release -p wsproto-examples
+
+demo-rust: examples-rust
+	./examples/rust/demo.sh
+
+bench-rust:
+	$(CARGO) bench -p wsproto-core
