@@ -768,7 +768,6 @@ impl Connection {
         if let Err(e) = ext.decode(&self.inbuf[chunk], last, &mut self.msgbuf, limit) {
             let kind = match e.close_code {
                 close::MESSAGE_TOO_BIG => ErrorKind::TooBig,
-                close::INVALID_PAYLOAD => ErrorKind::InvalidUtf8,
                 code => ErrorKind::Extension(code),
             };
             return Err(self.fail(kind, e.detail));

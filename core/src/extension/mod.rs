@@ -10,6 +10,8 @@
 
 use std::fmt;
 
+pub mod deflate;
+
 /// One element of a `Sec-WebSocket-Extensions` header: a name and its
 /// parameters, in order (§9.1).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

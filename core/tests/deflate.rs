@@ -1,0 +1,459 @@
+//! permessage-deflate (RFC 7692): byte vectors, negotiation, bombs, and
+//! chunked delivery of compressed streams.
+
+use wsproto_core::extension::deflate::{DeflateConfig, PerMessageDeflate};
+use wsproto_core::{
+    Accept, ClientHandshake, Config, Connection, Error, ErrorKind, Event, Extension, ExtensionOffer, Role, State,
+};
+
+fn pmd(role: Role, config: DeflateConfig) -> Box<dyn Extension> {
+    Box::new(PerMessageDeflate::new(role, config))
+}
+
+/// A negotiated extension for a server, from a client offer string.
+fn server_ext(offer: &str, config: DeflateConfig) -> Option<(Box<dyn Extension>, ExtensionOffer)> {
+    let offers = ExtensionOffer::parse_list(offer).unwrap();
+    let mut ext = PerMessageDeflate::new(Role::Server, config);
+    let response = ext.accept(&offers)?;
+    Some((Box::new(ext), response))
+}
+
+fn client_ext(response: &str, config: DeflateConfig) -> Result<Box<dyn Extension>, String> {
+    let mut ext = PerMessageDeflate::new(Role::Client, config);
+    let resp = ExtensionOffer::parse_list(response).unwrap();
+    ext.finalize(&resp[0])?;
+    Ok(Box::new(ext))
+}
+
+/// Owned copy of an event, to compare across feeding strategies.
+#[derive(Debug, PartialEq, Eq, Clone)]
+enum Ev {
+    Text(String),
+    Binary(Vec<u8>),
+    Ping(Vec<u8>),
+    Close(u16),
+    Error(ErrorKind, Option<u16>),
+}
+
+fn drain(conn: &mut Connection, out: &mut Vec<Ev>) {
+    loop {
+        match conn.poll_event() {
+            Ok(Some(Event::Text(t))) => out.push(Ev::Text(t.to_owned())),
+            Ok(Some(Event::Binary(b))) => out.push(Ev::Binary(b.to_vec())),
+            Ok(Some(Event::Ping(p))) => out.push(Ev::Ping(p.to_vec())),
+            Ok(Some(Event::Close { code, .. })) => out.push(Ev::Close(code)),
+            Ok(Some(e)) => panic!("unexpected {e:?}"),
+            Ok(None) => return,
+            Err(e) => {
+                out.push(Ev::Error(e.kind(), e.close_code()));
+                return;
+            }
+        }
+    }
+}
+
+/// Feeds `input` to a fresh connection made by `make`, whole, one byte at a
+/// time and split at every point; all must give the same events and output.
+fn feed_all_ways(make: &dyn Fn() -> Connection, input: &[u8]) -> (Vec<Ev>, Vec<u8>) {
+    let run = |chunks: &mut dyn Iterator<Item = &[u8]>| {
+        let mut c = make();
+        let mut evs = Vec::new();
+        for chunk in chunks {
+            c.receive(chunk);
+            drain(&mut c, &mut evs);
+        }
+        (evs, c.take_output())
+    };
+    let whole = run(&mut std::iter::once(input));
+    assert_eq!(run(&mut input.chunks(1)), whole, "byte at a time");
+    for split in 0..=input.len() {
+        let (a, b) = input.split_at(split);
+        assert_eq!(run(&mut [a, b].into_iter()), whole, "split at {split}");
+    }
+    whole
+}
+
+fn open_client(ext: Box<dyn Extension>) -> Connection {
+    Connection::open(Role::Client, Config { mask_seed: Some(7), ..Config::default() }, Some(ext))
+}
+
+fn open_server(ext: Box<dyn Extension>) -> Connection {
+    Connection::open(Role::Server, Config::default(), Some(ext))
+}
+
+fn default_client() -> Box<dyn Extension> {
+    client_ext("permessage-deflate", DeflateConfig::default()).unwrap()
+}
+
+// RFC 7692 §7.2.3.1: "Hello" compressed in one unmasked frame.
+#[test]
+fn rfc7692_7_2_3_1_hello_single_frame() {
+    let frame = [0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+    let (evs, _) = feed_all_ways(&|| open_client(default_client()), &frame);
+    assert_eq!(evs, vec![Ev::Text("Hello".into())]);
+
+    // Our server compresses "Hello" to exactly those bytes.
+    let (ext, _) = server_ext("permessage-deflate", DeflateConfig::default()).unwrap();
+    let mut server = open_server(ext);
+    server.send_text("Hello").unwrap();
+    assert_eq!(server.take_output(), frame);
+}
+
+// §7.2.3.1 (second example): "Hello" compressed and split across two fragments.
+#[test]
+fn rfc7692_7_2_3_1_hello_fragmented() {
+    let stream = [0x41, 0x03, 0xf2, 0x48, 0xcd, 0x80, 0x04, 0xc9, 0xc9, 0x07, 0x00];
+    let (evs, _) = feed_all_ways(&|| open_client(default_client()), &stream);
+    assert_eq!(evs, vec![Ev::Text("Hello".into())]);
+}
+
+// §7.2.3.2: the same message twice with context takeover; the second is shorter.
+#[test]
+fn rfc7692_7_2_3_2_sharing_the_window() {
+    let stream = [
+        0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, // "Hello"
+        0xc1, 0x05, 0xf2, 0x00, 0x11, 0x00, 0x00, // "Hello" again, from the window
+    ];
+    let (evs, _) = feed_all_ways(&|| open_client(default_client()), &stream);
+    assert_eq!(evs, vec![Ev::Text("Hello".into()), Ev::Text("Hello".into())]);
+
+    let (ext, _) = server_ext("permessage-deflate", DeflateConfig::default()).unwrap();
+    let mut server = open_server(ext);
+    server.send_text("Hello").unwrap();
+    server.send_text("Hello").unwrap();
+    assert_eq!(server.take_output(), stream);
+}
+
+// §7.2.3.3, §7.2.3.4, §7.2.3.5: a stored block, BFINAL set, two blocks.
+#[test]
+fn rfc7692_7_2_3_3_to_5_other_block_shapes() {
+    let stored = [0xc1, 0x0b, 0x00, 0x05, 0x00, 0xfa, 0xff, 0x48, 0x65, 0x6c, 0x6c, 0x6f, 0x00];
+    let bfinal = [0xc1, 0x08, 0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00];
+    let two = [0xc1, 0x0d, 0xf2, 0x48, 0x05, 0x00, 0x00, 0x00, 0xff, 0xff, 0xca, 0xc9, 0xc9, 0x07, 0x00];
+    for stream in [&stored[..], &bfinal[..], &two[..]] {
+        let (evs, _) = feed_all_ways(&|| open_client(default_client()), stream);
+        assert_eq!(evs, vec![Ev::Text("Hello".into())], "{stream:02x?}");
+    }
+}
+
+// §7.2.3.6: an empty message is sent as a single 0x00 byte and decodes to "".
+#[test]
+fn rfc7692_7_2_3_6_empty_message() {
+    let (ext, _) = server_ext("permessage-deflate", DeflateConfig::default()).unwrap();
+    let mut server = open_server(ext);
+    server.send_binary(b"").unwrap();
+    let out = server.take_output();
+    assert_eq!(out, [0xc2, 0x01, 0x00]);
+    let (evs, _) = feed_all_ways(&|| open_client(default_client()), &out);
+    assert_eq!(evs, vec![Ev::Binary(vec![])]);
+}
+
+// §6.1: control frames are never compressed; RSV1 on a continuation is an error.
+#[test]
+fn control_frames_and_rsv1_rules() {
+    let (ext, _) = server_ext("permessage-deflate", DeflateConfig::default()).unwrap();
+    let mut server = open_server(ext);
+    server.send_ping(b"hi").unwrap();
+    assert_eq!(server.take_output(), [0x89, 0x02, b'h', b'i']);
+
+    // RSV1 on a ping.
+    let (evs, out) = feed_all_ways(&|| open_client(default_client()), &[0xc9, 0x00]);
+    assert_eq!(evs, vec![Ev::Error(ErrorKind::ReservedBits, Some(1002))]);
+    assert_eq!(&out[..2], [0x88, 0x80 | (out[1] & 0x7f)]);
+    // RSV1 on a continuation frame (§6.1: only the first frame).
+    let (evs, _) = feed_all_ways(&|| open_client(default_client()), &[0x41, 0x03, 0xf2, 0x48, 0xcd, 0xc0, 0x00]);
+    assert_eq!(evs, vec![Ev::Error(ErrorKind::ReservedBits, Some(1002))]);
+    // RSV2 is never claimed.
+    let (evs, _) = feed_all_ways(&|| open_client(default_client()), &[0xa1, 0x00]);
+    assert_eq!(evs, vec![Ev::Error(ErrorKind::ReservedBits, Some(1002))]);
+}
+
+#[test]
+fn invalid_deflate_data_fails_with_1007() {
+    let (evs, _) = feed_all_ways(&|| open_client(default_client()), &[0xc1, 0x03, 0xff, 0xff, 0xff]);
+    assert_eq!(evs, vec![Ev::Error(ErrorKind::Extension(1007), Some(1007))]);
+}
+
+#[test]
+fn invalid_utf8_after_inflating_fails_with_1007() {
+    // Compress invalid UTF-8 as a binary message, then relabel it text.
+    let (ext, _) = server_ext("permessage-deflate", DeflateConfig::default()).unwrap();
+    let mut server = open_server(ext);
+    server.send_binary(b"ok \xff\xfe bad").unwrap();
+    let mut out = server.take_output();
+    out[0] = 0xc1;
+    let (evs, _) = feed_all_ways(&|| open_client(default_client()), &out);
+    assert_eq!(evs, vec![Ev::Error(ErrorKind::InvalidUtf8, Some(1007))]);
+}
+
+/// A client/server pair connected through memory, with deflate offered and
+/// accepted using the given configurations.
+fn pair(client_cfg: DeflateConfig, server_cfg: DeflateConfig, limit: u64) -> (Connection, Connection, Option<String>) {
+    let config = Config { max_message_size: limit, mask_seed: Some(1), ..Config::default() };
+    let hs = ClientHandshake {
+        host: "h".into(),
+        path: "/".into(),
+        extensions: vec![pmd(Role::Client, client_cfg)],
+        ..Default::default()
+    };
+    let mut client = Connection::client(config.clone(), hs).unwrap();
+    let mut server = Connection::server(config);
+    server.receive(&client.take_output());
+    let Some(Event::Request(_)) = server.poll_event().unwrap() else { panic!("no request") };
+    server.accept(Accept { extensions: vec![pmd(Role::Server, server_cfg)], ..Default::default() }).unwrap();
+    let resp = server.take_output();
+    client.receive(&resp);
+    let Some(Event::Accepted(r)) = client.poll_event().unwrap() else { panic!("not accepted") };
+    let negotiated = r.extensions.first().map(ToString::to_string);
+    (client, server, negotiated)
+}
+
+fn send_and_check(from: &mut Connection, to: &mut Connection, msgs: &[Vec<u8>]) {
+    for m in msgs {
+        from.send_binary(m).unwrap();
+    }
+    let bytes = from.take_output();
+    let mut evs = Vec::new();
+    for chunk in bytes.chunks(7919) {
+        to.receive(chunk);
+        drain(to, &mut evs);
+    }
+    let expect: Vec<Ev> = msgs.iter().map(|m| Ev::Binary(m.clone())).collect();
+    assert_eq!(evs, expect);
+}
+
+fn sample_messages() -> Vec<Vec<u8>> {
+    let mut rng = wsproto_core::SeededRandom::new(42);
+    let mut random = vec![0u8; 70_000];
+    wsproto_core::Random::fill(&mut rng, &mut random);
+    vec![
+        b"".to_vec(),
+        b"hello hello hello hello".to_vec(),
+        br#"{"type":"update","id":1,"values":[1,2,3,4,5,6,7,8,9,10]}"#.repeat(200),
+        random,
+        b"hello hello hello hello".to_vec(),
+    ]
+}
+
+#[test]
+fn negotiation_matrix_round_trips_both_ways() {
+    let bits = [None, Some(8), Some(9), Some(12), Some(15)];
+    let mut combos = 0;
+    for c_snc in [false, true] {
+        for c_cnc in [false, true] {
+            for c_smwb in bits {
+                for c_cmwb in bits {
+                    for (s_snc, s_cnc, s_smwb, s_cmwb) in
+                        [(false, false, None, None), (true, true, Some(10), Some(9)), (false, true, Some(8), Some(15))]
+                    {
+                        let cc = DeflateConfig {
+                            server_no_context_takeover: c_snc,
+                            client_no_context_takeover: c_cnc,
+                            server_max_window_bits: c_smwb,
+                            client_max_window_bits: c_cmwb,
+                            ..DeflateConfig::default()
+                        };
+                        let sc = DeflateConfig {
+                            server_no_context_takeover: s_snc,
+                            client_no_context_takeover: s_cnc,
+                            server_max_window_bits: s_smwb,
+                            client_max_window_bits: s_cmwb,
+                            ..DeflateConfig::default()
+                        };
+                        let (mut client, mut server, negotiated) = pair(cc.clone(), sc.clone(), 64 << 20);
+                        let negotiated = negotiated.expect("every valid offer is accepted");
+                        // The response honours what the client asked.
+                        assert_eq!(negotiated.contains("server_no_context_takeover"), c_snc || s_snc, "{negotiated}");
+                        assert_eq!(negotiated.contains("client_no_context_takeover"), c_cnc || s_cnc, "{negotiated}");
+                        if let Some(asked) = c_smwb {
+                            let got = negotiated.split("server_max_window_bits=").nth(1).unwrap();
+                            let got: u8 = got.split(';').next().unwrap().trim().parse().unwrap();
+                            assert!(got <= asked, "{negotiated}");
+                        }
+                        let msgs = sample_messages();
+                        send_and_check(&mut client, &mut server, &msgs);
+                        send_and_check(&mut server, &mut client, &msgs);
+                        combos += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(combos, 2 * 2 * 5 * 5 * 3);
+}
+
+// §7.1: a server declines offers with unknown, duplicate or invalid
+// parameters and takes the first acceptable one.
+#[test]
+fn server_declines_bad_offers_and_picks_the_first_good_one() {
+    let bad = [
+        "permessage-deflate; foo",
+        "permessage-deflate; server_no_context_takeover; server_no_context_takeover",
+        "permessage-deflate; server_max_window_bits",
+        "permessage-deflate; server_max_window_bits=7",
+        "permessage-deflate; server_max_window_bits=16",
+        "permessage-deflate; server_max_window_bits=010",
+        "permessage-deflate; client_max_window_bits=abc",
+        "permessage-deflate; client_no_context_takeover=1",
+    ];
+    for offer in bad {
+        assert!(server_ext(offer, DeflateConfig::default()).is_none(), "{offer}");
+        let two = format!("{offer}, permessage-deflate; client_max_window_bits");
+        let (_, resp) = server_ext(&two, DeflateConfig::default()).unwrap();
+        assert_eq!(resp.to_string(), "permessage-deflate", "{two}");
+    }
+    let cfg = DeflateConfig { client_max_window_bits: Some(10), ..DeflateConfig::default() };
+    let (_, resp) = server_ext("permessage-deflate; client_max_window_bits", cfg.clone()).unwrap();
+    assert_eq!(resp.to_string(), "permessage-deflate; client_max_window_bits=10");
+    // Without the client's parameter the server must not limit its window.
+    let (_, resp) = server_ext("permessage-deflate", cfg).unwrap();
+    assert_eq!(resp.to_string(), "permessage-deflate");
+}
+
+// §7.1: a client fails the handshake on a response it cannot accept.
+#[test]
+fn client_rejects_invalid_responses() {
+    let c = DeflateConfig::default();
+    for bad in [
+        "permessage-deflate; foo",
+        "permessage-deflate; client_max_window_bits",
+        "permessage-deflate; server_max_window_bits=16",
+        "permessage-deflate; server_no_context_takeover; server_no_context_takeover",
+    ] {
+        assert!(client_ext(bad, c.clone()).is_err(), "{bad}");
+    }
+    let asked = DeflateConfig { server_max_window_bits: Some(10), ..c.clone() };
+    assert!(client_ext("permessage-deflate; server_max_window_bits=12", asked.clone()).is_err());
+    assert!(client_ext("permessage-deflate", asked).is_err());
+    let snc = DeflateConfig { server_no_context_takeover: true, ..c.clone() };
+    assert!(client_ext("permessage-deflate", snc).is_err());
+    let cmwb = DeflateConfig { client_max_window_bits: Some(10), ..c };
+    assert!(client_ext("permessage-deflate; client_max_window_bits=11", cmwb).is_err());
+}
+
+// Through the connection: a response naming the extension twice fails the handshake.
+#[test]
+fn duplicate_extension_in_response_fails_the_handshake() {
+    let hs = ClientHandshake {
+        host: "h".into(),
+        path: "/".into(),
+        extensions: vec![pmd(Role::Client, DeflateConfig::default())],
+        ..Default::default()
+    };
+    let mut client = Connection::client(Config::default(), hs).unwrap();
+    let req = String::from_utf8(client.take_output()).unwrap();
+    let key = req.lines().find_map(|l| l.strip_prefix("Sec-WebSocket-Key: ")).unwrap();
+    let resp = format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\nSec-WebSocket-Extensions: permessage-deflate, permessage-deflate\r\n\r\n",
+        wsproto_core::accept_key(key.as_bytes())
+    );
+    client.receive(resp.as_bytes());
+    let err: Error = client.poll_event().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::BadHandshake);
+    assert_eq!(client.state(), State::Closed);
+}
+
+// Window bits 8: zlib cannot compress with it, so messages go uncompressed,
+// and a peer that offers 8 still talks with us.
+#[test]
+fn window_bits_8_sends_plain_messages() {
+    let cc = DeflateConfig { server_max_window_bits: Some(8), client_max_window_bits: Some(8), ..Default::default() };
+    let (mut client, mut server, negotiated) = pair(cc, DeflateConfig::default(), 1 << 20);
+    assert_eq!(negotiated.unwrap(), "permessage-deflate; server_max_window_bits=8");
+    server.send_text(&"abc".repeat(100)).unwrap();
+    let out = server.take_output();
+    assert_eq!(out[0], 0x81, "RSV1 must be clear: sent plain");
+    client.receive(&out);
+    assert_eq!(client.poll_event().unwrap(), Some(Event::Text(&"abc".repeat(100))));
+    // The client honours its own 8 too.
+    client.send_text("xyzxyzxyz").unwrap();
+    let out = client.take_output();
+    assert_eq!(out[0], 0x81);
+}
+
+#[test]
+fn threshold_skips_small_messages() {
+    let cfg = DeflateConfig { threshold: 10, ..Default::default() };
+    let (ext, _) = server_ext("permessage-deflate", cfg).unwrap();
+    let mut server = open_server(ext);
+    server.send_text("short").unwrap();
+    assert_eq!(server.take_output()[0], 0x81);
+    server.send_text("long enough to compress").unwrap();
+    assert_eq!(server.take_output()[0], 0xc1);
+}
+
+#[test]
+fn fragmented_compressed_sends_round_trip() {
+    let (mut client, mut server, _) = pair(DeflateConfig::default(), DeflateConfig::default(), 1 << 20);
+    client.send_fragment(wsproto_core::DataKind::Text, b"Hello, ", false).unwrap();
+    client.send_fragment(wsproto_core::DataKind::Text, b"compressed ", false).unwrap();
+    client.send_fragment(wsproto_core::DataKind::Text, b"world", true).unwrap();
+    let out = client.take_output();
+    assert_eq!(out[0] & 0xf0, 0x40, "first frame: RSV1, no FIN");
+    let (evs, _) = feed_all_ways(
+        &|| {
+            let (ext, _) = server_ext("permessage-deflate", DeflateConfig::default()).unwrap();
+            open_server(ext)
+        },
+        &out,
+    );
+    assert_eq!(evs, vec![Ev::Text("Hello, compressed world".into())]);
+    server.receive(&out);
+    assert_eq!(server.poll_event().unwrap(), Some(Event::Text("Hello, compressed world")));
+}
+
+// A small message that inflates past the limit fails with 1009, and the
+// message buffer never grows past the limit.
+#[test]
+fn decompression_bomb_is_refused_with_1009() {
+    let limit = 1 << 20;
+    let (mut client, mut server, _) = pair(DeflateConfig::default(), DeflateConfig::default(), limit);
+    let bomb = vec![0u8; 64 << 20];
+    let before = client.output().len();
+    client.send_binary(&bomb).unwrap();
+    let wire = client.take_output();
+    assert!(wire.len() - before < 128 << 10, "64 MiB of zeros compresses to {} bytes", wire.len());
+    let mut err = None;
+    for chunk in wire.chunks(16 << 10) {
+        server.receive(chunk);
+        match server.poll_event() {
+            Ok(None) => assert!(server.buffered_in() <= limit as usize + (16 << 10) * 2),
+            Ok(Some(e)) => panic!("unexpected {e:?}"),
+            Err(e) => {
+                err = Some(e);
+                break;
+            }
+        }
+    }
+    let err = err.expect("the bomb must fail");
+    assert_eq!((err.kind(), err.close_code()), (ErrorKind::TooBig, Some(1009)));
+    let out = server.take_output();
+    assert_eq!(&out[..4], [0x88, out[1], 0x03, 0xf1]);
+}
+
+// A message exactly at the limit after inflating is accepted.
+#[test]
+fn message_at_the_limit_is_accepted() {
+    let limit = 100_000u64;
+    let (mut client, mut server, _) = pair(DeflateConfig::default(), DeflateConfig::default(), limit);
+    let msg = vec![b'a'; limit as usize];
+    client.send_binary(&msg).unwrap();
+    server.receive(&client.take_output());
+    assert_eq!(server.poll_event().unwrap(), Some(Event::Binary(&msg)));
+    client.send_binary(&[b'a'; 100_001]).unwrap();
+    server.receive(&client.take_output());
+    assert_eq!(server.poll_event().unwrap_err().close_code(), Some(1009));
+}
+
+// Context is released between messages when neither side keeps it.
+#[test]
+fn no_context_takeover_holds_no_state_between_messages() {
+    let both =
+        DeflateConfig { server_no_context_takeover: true, client_no_context_takeover: true, ..Default::default() };
+    let (mut client, mut server, negotiated) = pair(both.clone(), both, 1 << 20);
+    assert_eq!(negotiated.unwrap(), "permessage-deflate; server_no_context_takeover; client_no_context_takeover");
+    send_and_check(&mut client, &mut server, &sample_messages());
+    send_and_check(&mut server, &mut client, &sample_messages());
+    assert!(format!("{:?}", server.extension().unwrap()).contains("holds_deflate: false, holds_inflate: false"));
+    assert!(format!("{:?}", client.extension().unwrap()).contains("holds_deflate: false, holds_inflate: false"));
+}
