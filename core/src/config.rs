@@ -5,7 +5,10 @@
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     /// The largest payload of a single frame, in bytes. A larger frame fails
-    /// the connection with 1009 as soon as its header arrives.
+    /// the connection with 1009 as soon as its header arrives. The default
+    /// equals the message limit: most peers send each message as one frame,
+    /// and a compressed frame of incompressible data is a little larger
+    /// than the message it carries.
     pub max_frame_size: u64,
     /// The largest message, in bytes, after any extension (decompression).
     /// Checked before anything is allocated; exceeding it fails with 1009.
@@ -32,7 +35,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            max_frame_size: 16 << 20,
+            max_frame_size: 64 << 20,
             max_message_size: 64 << 20,
             max_fragments: 1 << 17,
             max_handshake_size: 16 << 10,

@@ -16,6 +16,7 @@ use crate::close::{self, is_valid_wire_code, MAX_REASON_LEN, NO_STATUS_RCVD};
 use crate::config::Config;
 use crate::error::{local, Error, ErrorKind};
 use crate::extension::Extension;
+use crate::frame::unmasker::{Unmasker, FUSE_MIN};
 use crate::frame::{FrameHeader, HeaderError, OpCode, MAX_CONTROL_PAYLOAD};
 use crate::handshake::client::{self, BodyLength, Pending};
 use crate::handshake::server;
@@ -132,6 +133,8 @@ pub struct Connection {
     /// Received bytes; `inbuf[rpos..]` is not yet consumed.
     inbuf: Vec<u8>,
     rpos: usize,
+    /// Server: unmasks payloads as `receive` copies them into `inbuf`.
+    unmasker: Unmasker,
     /// Bytes handed out in the last event, consumed on the next call.
     deferred: usize,
     eof: bool,
@@ -197,11 +200,13 @@ struct InMessage {
 }
 
 /// An event located in the buffers; turned into an [`Event`] at the end of
-/// [`Connection::poll_event`] so that the borrow starts there.
+/// [`Connection::poll_event`] so that the borrow starts there. The rare,
+/// large handshake results are boxed: this value is returned through every
+/// frame's decoding, and a small one is cheap to move.
 enum Ready {
-    Request(Request),
-    Accepted(Response),
-    Rejected(Response),
+    Request(Box<Request>),
+    Accepted(Box<Response>),
+    Rejected(Box<Response>),
     RejectBody(Range<usize>, bool),
     Text(Src),
     Binary(Src),
@@ -266,6 +271,7 @@ impl Connection {
             phase,
             inbuf: Vec::new(),
             rpos: 0,
+            unmasker: Unmasker::Off,
             deferred: 0,
             eof: false,
             peer_closed: false,
@@ -322,11 +328,65 @@ impl Connection {
         if self.rpos == self.inbuf.len() {
             self.inbuf.clear();
             self.rpos = 0;
-        } else if self.rpos > 0 && self.rpos >= self.inbuf.len() / 2 {
+        } else if self.rpos > 0
+            && (self.inbuf.capacity() - self.inbuf.len() < data.len()
+                || (self.inbuf.len() - self.rpos) * 8 <= self.rpos)
+        {
+            // Move the unconsumed bytes to the front when that is cheap
+            // compared with the space it frees (the front of the buffer is
+            // also the part most likely still in the cache), or when there
+            // is no room at the end. Then make room for a few more reads, so
+            // that a message arriving in many reads is not moved again on
+            // every read (that would copy each large message twice).
             self.inbuf.drain(..self.rpos);
             self.rpos = 0;
+            let ahead = (self.inbuf.len() + data.len()).min(1 << 20);
+            self.inbuf.reserve(data.len() + 3 * ahead);
         }
-        self.inbuf.extend_from_slice(data);
+        if self.unmasker == Unmasker::Off {
+            self.start_unmasker();
+        }
+        self.unmasker.append(&mut self.inbuf, data);
+    }
+
+    /// Server: starts unmasking while copying (see `frame::unmasker`) once
+    /// the decoder has caught up with the buffer, so that where the next
+    /// header starts is known.
+    fn start_unmasker(&mut self) {
+        if self.role != Role::Server || !self.phase_done() {
+            return;
+        }
+        match self.frame.as_mut() {
+            None => {
+                let rest = &self.inbuf[self.rpos..];
+                if rest.len() < crate::frame::MAX_HEADER_LEN && matches!(FrameHeader::decode(rest), Ok(None)) {
+                    self.unmasker = Unmasker::Header { pending: rest.len() };
+                }
+            }
+            Some(f) if f.header.opcode.is_control() => {
+                // The decoder waits for the whole payload before unmasking.
+                let buffered = (self.inbuf.len() - self.rpos) as u64;
+                if buffered <= f.header.len {
+                    self.unmasker = Unmasker::Skip { remaining: f.header.len - buffered };
+                }
+            }
+            Some(f) => {
+                // The decoder has unmasked this data frame as far as it
+                // arrived. A large rest is unmasked on the way in, and the
+                // decoder told so by a zero key; a small one is left to it.
+                if self.rpos + f.kept != self.inbuf.len() {
+                    return; // More arrived since the decoder last looked.
+                }
+                match f.header.mask {
+                    Some(key) if f.remaining >= FUSE_MIN => {
+                        self.unmasker = Unmasker::Payload { key, remaining: f.remaining, phase: (f.done & 3) as usize };
+                        f.header.mask = Some([0; 4]);
+                    }
+                    Some(_) => self.unmasker = Unmasker::Skip { remaining: f.remaining },
+                    None => {}
+                }
+            }
+        }
     }
 
     /// Reports that the transport reached end of stream.
@@ -338,6 +398,11 @@ impl Connection {
     /// error that failed the connection (its close frame or HTTP error
     /// response is already queued).
     pub fn poll_event(&mut self) -> Result<Option<Event<'_>>, Error> {
+        if let Some(whole) = self.poll_whole_message() {
+            let (text, range) = whole?;
+            let data = &self.inbuf[range];
+            return Ok(Some(if text { Event::Text(utf8::assume_valid(data)) } else { Event::Binary(data) }));
+        }
         let ready = match self.advance()? {
             Some(r) => r,
             None => return Ok(None),
@@ -348,9 +413,9 @@ impl Connection {
             Src::Msg => msg,
         };
         Ok(Some(match ready {
-            Ready::Request(r) => Event::Request(r),
-            Ready::Accepted(r) => Event::Accepted(r),
-            Ready::Rejected(r) => Event::Rejected(r),
+            Ready::Request(r) => Event::Request(*r),
+            Ready::Accepted(r) => Event::Accepted(*r),
+            Ready::Rejected(r) => Event::Rejected(*r),
             Ready::RejectBody(r, fin) => Event::RejectBody { data: &self.inbuf[r], fin },
             Ready::Text(s) => Event::Text(utf8::assume_valid(src(s))),
             Ready::Binary(s) => Event::Binary(src(s)),
@@ -366,6 +431,14 @@ impl Connection {
     /// assembled).
     pub fn buffered_in(&self) -> usize {
         self.inbuf.len() - self.rpos - self.deferred + if self.clear_msgbuf { 0 } else { self.msgbuf.len() }
+    }
+
+    /// Whether a data frame's payload is only partly received: right after a
+    /// `TextChunk`/`BinaryChunk` event, whether that piece ended inside its
+    /// frame. Lets a binding report frame boundaries (python wsproto's
+    /// `frame_finished`) without decoding headers a second time.
+    pub fn in_frame(&self) -> bool {
+        self.frame.is_some()
     }
 
     // ------------------------------------------------------------------
@@ -575,6 +648,55 @@ impl Connection {
         }
     }
 
+    /// The fast path for the most common frame: a whole text or binary
+    /// message, fully buffered, between messages, within the limits, with
+    /// the masking this role expects and without extension bits. It skips
+    /// the message bookkeeping of the general path, and returns only a range
+    /// (not a [`Ready`], whose handshake variants make it costly to move
+    /// around per tiny frame). `None` leaves the frame to the general path,
+    /// which also reports any error in its header.
+    #[inline]
+    fn poll_whole_message(&mut self) -> Option<Result<(bool, Range<usize>), Error>> {
+        self.settle();
+        if !self.phase_done() || self.frame.is_some() || self.state == State::Closed || self.peer_closed {
+            return None;
+        }
+        let (h, n) = FrameHeader::decode(&self.inbuf[self.rpos..]).ok()??;
+        let text = match h.opcode {
+            OpCode::Text => true,
+            OpCode::Binary => false,
+            _ => return None,
+        };
+        let start = self.rpos + n;
+        let fits = h.len <= self.config.max_frame_size && h.len <= self.config.max_message_size;
+        if !h.fin
+            || h.rsv != 0
+            || self.msg.kind.is_some()
+            || self.config.partial_messages
+            || h.mask.is_some() != (self.role == Role::Server)
+            || !fits
+            || h.len > (self.inbuf.len() - start) as u64
+        {
+            return None;
+        }
+        let range = start..start + h.len as usize;
+        if let Some(key) = h.mask {
+            apply_mask(&mut self.inbuf[range.clone()], key, 0);
+        }
+        if text && utf8::validate(&self.inbuf[range.clone()]).is_err() {
+            // Report it as the incremental path would (the close reason
+            // must not depend on how the bytes were split into reads).
+            let detail = match Utf8Validator::new().feed(&self.inbuf[range]) {
+                Err(_) => "text message is not valid UTF-8",
+                Ok(()) => "text message ends inside a code point",
+            };
+            return Some(Err(self.fail(ErrorKind::InvalidUtf8, detail)));
+        }
+        self.rpos = start;
+        self.deferred = range.len();
+        Some(Ok((text, range)))
+    }
+
     /// No complete event in the buffer: report 1006 if the stream ended.
     fn at_end_of_input(&mut self) -> Option<Ready> {
         if self.eof && self.state != State::Closed {
@@ -590,6 +712,7 @@ impl Connection {
         self.inbuf.clear();
         self.rpos = 0;
         self.deferred = 0;
+        self.unmasker = Unmasker::Off;
     }
 
     /// Checks a frame header against the role, the state and the limits,
@@ -660,7 +783,9 @@ impl Connection {
         self.deferred = len;
         Ok(Some(match f.header.opcode {
             OpCode::Ping => {
-                if self.config.auto_pong && matches!(self.state, State::Open | State::RemoteClosing) {
+                // §5.5.2: answer "unless it already received a Close frame"
+                // — so also after sending one (LocalClosing).
+                if self.config.auto_pong && matches!(self.state, State::Open | State::LocalClosing) {
                     let payload = self.inbuf[range.clone()].to_vec();
                     self.write_frame(OpCode::Pong, true, 0, &payload);
                 }
@@ -799,7 +924,7 @@ impl Connection {
                 Ok(Some((request, n))) => {
                     self.rpos += n;
                     self.phase = Phase::ServerAwaitDecision(Box::new(request.clone()));
-                    Ok(Some(Ready::Request(request)))
+                    Ok(Some(Ready::Request(Box::new(request))))
                 }
                 Ok(None) => {
                     self.phase = Phase::ServerAwaitRequest;
@@ -821,7 +946,7 @@ impl Connection {
                                 Ok(ext) => {
                                     self.extension = ext;
                                     self.state = State::Open;
-                                    Ok(Some(Ready::Accepted(response)))
+                                    Ok(Some(Ready::Accepted(Box::new(response))))
                                 }
                                 Err(e) => {
                                     self.state = State::Closed;
@@ -834,7 +959,7 @@ impl Connection {
                             let body = if no_body { BodyLength::Exactly(0) } else { head.body };
                             self.phase = Phase::ClientRejectBody(body);
                             self.state = State::Closed;
-                            Ok(Some(Ready::Rejected(response)))
+                            Ok(Some(Ready::Rejected(Box::new(response))))
                         }
                     }
                     Ok(None) => {
@@ -957,7 +1082,13 @@ impl Connection {
         if payload.len() > MAX_CONTROL_PAYLOAD {
             return Err(local(ErrorKind::ControlTooLong, "control frame payload longer than 125 bytes"));
         }
-        if !matches!(self.state, State::Open | State::RemoteClosing) {
+        // A pong may still answer a ping after our close frame (§5.5.2).
+        let allowed = match self.state {
+            State::Open | State::RemoteClosing => true,
+            State::LocalClosing => opcode == OpCode::Pong,
+            _ => false,
+        };
+        if !allowed {
             return Err(local(ErrorKind::InvalidState, format!("cannot send {opcode:?} in state {:?}", self.state)));
         }
         self.write_frame(opcode, true, 0, payload);

@@ -2,9 +2,24 @@
 //!
 //! Masking is an XOR with a repeating 4-byte key. It is applied to every
 //! byte a client sends, so it sits on the hot path of both encoding (client)
-//! and decoding (server). The loop below works on 16-byte lanes that LLVM
-//! lowers to SIMD registers on every mainstream target, without `unsafe`
-//! and without runtime CPU detection: the lane is a plain `u128` XOR.
+//! and decoding (server). Two operations exist:
+//!
+//! * [`apply_mask`] unmasks in place, for bytes already in a buffer;
+//! * [`extend_masked_at`] appends while masking, so that bytes copied into a
+//!   buffer anyway (a received payload, a payload being sent) are masked in
+//!   the same pass instead of being read and written a second time.
+//!
+//! Both work a word at a time on short payloads and 32-byte AVX2 lanes on
+//! longer ones when the CPU has them (detected at run time; other CPUs get a
+//! portable loop that the compiler vectorizes with the baseline SIMD set).
+//! This module is the crate's only `unsafe` code besides
+//! [`crate::utf8`]'s one conversion: raw pointers let the same kernel serve the
+//! in-place and the copying case, and let a `Vec`'s spare capacity be filled
+//! without first zeroing it.
+
+/// Payloads shorter than this are masked word by word: dispatching to a
+/// vector kernel would cost more than it saves.
+const VECTOR_MIN: usize = 32;
 
 /// XORs `buf` with `key`, as if `buf` started `offset` bytes into a payload.
 ///
@@ -12,43 +27,145 @@
 /// number of payload bytes already unmasked.
 #[inline]
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
-    let key = rotate(key, offset);
-    if buf.len() < 16 {
-        for (i, b) in buf.iter_mut().enumerate() {
-            *b ^= key[i & 3];
-        }
+    if key == [0; 4] {
+        // XOR with zero changes nothing. The receive path zeroes the key of
+        // payloads it unmasked while copying them in (`frame::unmasker`).
         return;
     }
-    let mut wide = [0u8; 16];
-    for (i, w) in wide.iter_mut().enumerate() {
-        *w = key[i & 3];
-    }
-    let wide = u128::from_ne_bytes(wide);
-    let mut chunks = buf.chunks_exact_mut(64);
-    for chunk in &mut chunks {
-        for lane in chunk.chunks_exact_mut(16) {
-            let v = u128::from_ne_bytes(lane.try_into().expect("16-byte lane")) ^ wide;
-            lane.copy_from_slice(&v.to_ne_bytes());
-        }
-    }
-    let rest = chunks.into_remainder();
-    let mut lanes = rest.chunks_exact_mut(16);
-    for lane in &mut lanes {
-        let v = u128::from_ne_bytes(lane.try_into().expect("16-byte lane")) ^ wide;
-        lane.copy_from_slice(&v.to_ne_bytes());
-    }
-    // Every lane is a multiple of 4 bytes long, so the key phase is unchanged.
-    for (i, b) in lanes.into_remainder().iter_mut().enumerate() {
-        *b ^= key[i & 3];
-    }
+    let key = rotate(key, offset);
+    let p = buf.as_mut_ptr();
+    // SAFETY: source and destination are the same `buf.len()` bytes, valid
+    // and exclusively borrowed for the call.
+    unsafe { xor(p, p, buf.len(), key) }
 }
 
 /// Appends `src` masked with `key` to `dst` (used by the client encoder).
 #[inline]
 pub fn extend_masked(dst: &mut Vec<u8>, src: &[u8], key: [u8; 4]) {
+    extend_masked_at(dst, src, key, 0);
+}
+
+/// Appends `src` XORed with `key` to `dst`, as if `src` started `offset`
+/// bytes into a payload: one pass that both copies and (un)masks.
+#[inline]
+pub fn extend_masked_at(dst: &mut Vec<u8>, src: &[u8], key: [u8; 4], offset: usize) {
+    let key = rotate(key, offset);
+    dst.reserve(src.len());
     let start = dst.len();
-    dst.extend_from_slice(src);
-    apply_mask(&mut dst[start..], key, 0);
+    // SAFETY: `reserve` made room for `src.len()` more bytes after `start`;
+    // `src` is a shared borrow, so it cannot overlap `dst`'s buffer, which
+    // `dst: &mut Vec` borrows exclusively. `xor` writes every one of those
+    // bytes, so `set_len` only exposes initialized memory.
+    unsafe {
+        xor(dst.as_mut_ptr().add(start), src.as_ptr(), src.len(), key);
+        dst.set_len(start + src.len());
+    }
+}
+
+/// Writes `src[i] ^ key[i % 4]` to `dst[i]` for `i < len`.
+///
+/// # Safety
+///
+/// `src` must be valid for reading and `dst` for writing `len` bytes; the two
+/// regions must be either identical (in place) or disjoint.
+#[inline]
+unsafe fn xor(dst: *mut u8, src: *const u8, len: usize, key: [u8; 4]) {
+    #[cfg(target_arch = "x86_64")]
+    if len >= VECTOR_MIN && std::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2 (checked just above); the pointer
+        // contract is the caller's, passed on unchanged.
+        unsafe { avx2::xor(dst, src, len, key) };
+        return;
+    }
+    // SAFETY: the pointer contract is the caller's, passed on unchanged.
+    unsafe { xor_words(dst, src, len, key) }
+}
+
+/// The portable kernel: 8 bytes at a time, then a 4-byte word, then bytes.
+/// Whole words keep the key's phase, so the key never needs rotating here.
+///
+/// # Safety
+///
+/// As for [`xor`].
+#[inline]
+unsafe fn xor_words(dst: *mut u8, src: *const u8, len: usize, key: [u8; 4]) {
+    let k32 = u32::from_ne_bytes(key);
+    let k64 = u64::from_ne_bytes([key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3]]);
+    let mut i = 0;
+    // SAFETY (all accesses below): `i + width <= len`, so every read and
+    // write stays inside the regions the caller vouched for; unaligned
+    // accesses are used because payloads start anywhere in a buffer.
+    while i + 8 <= len {
+        unsafe {
+            let v = (src.add(i) as *const u64).read_unaligned();
+            (dst.add(i) as *mut u64).write_unaligned(v ^ k64);
+        }
+        i += 8;
+    }
+    if i + 4 <= len {
+        unsafe {
+            let v = (src.add(i) as *const u32).read_unaligned();
+            (dst.add(i) as *mut u32).write_unaligned(v ^ k32);
+        }
+        i += 4;
+    }
+    while i < len {
+        unsafe { *dst.add(i) = *src.add(i) ^ key[i & 3] };
+        i += 1;
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::{__m256i, _mm256_loadu_si256, _mm256_set1_epi32, _mm256_storeu_si256, _mm256_xor_si256};
+
+    /// The word kernel up to a 32-byte boundary of `dst` (a store that
+    /// straddles cache lines costs two), then 128 bytes per iteration (four
+    /// independent lanes keep the load ports busy), then 32-byte lanes, then
+    /// the word kernel for the tail. The lanes start `head` bytes into the
+    /// payload, so they use the key rotated by `head`; every lane is a
+    /// multiple of 4 bytes long, so the phase never shifts after that.
+    ///
+    /// # Safety
+    ///
+    /// The CPU must support AVX2; otherwise as for [`super::xor`].
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn xor(dst: *mut u8, src: *const u8, len: usize, key: [u8; 4]) {
+        let head = (dst as usize).wrapping_neg() & 31;
+        let head = if len >= head + 32 { head } else { 0 };
+        // SAFETY: `head < len`, inside the caller's regions.
+        unsafe { super::xor_words(dst, src, head, key) };
+        let k = _mm256_set1_epi32(i32::from_ne_bytes(super::rotate(key, head)));
+        let mut i = head;
+        // SAFETY (all accesses below): `i + width <= len` keeps every access
+        // inside the caller's regions; the loads and stores are unaligned.
+        // In place, each lane is loaded before it is stored, so identical
+        // regions are fine.
+        while i + 128 <= len {
+            unsafe {
+                let s = src.add(i) as *const __m256i;
+                let d = dst.add(i) as *mut __m256i;
+                let a = _mm256_loadu_si256(s);
+                let b = _mm256_loadu_si256(s.add(1));
+                let c = _mm256_loadu_si256(s.add(2));
+                let e = _mm256_loadu_si256(s.add(3));
+                _mm256_storeu_si256(d, _mm256_xor_si256(a, k));
+                _mm256_storeu_si256(d.add(1), _mm256_xor_si256(b, k));
+                _mm256_storeu_si256(d.add(2), _mm256_xor_si256(c, k));
+                _mm256_storeu_si256(d.add(3), _mm256_xor_si256(e, k));
+            }
+            i += 128;
+        }
+        while i + 32 <= len {
+            unsafe {
+                let v = _mm256_loadu_si256(src.add(i) as *const __m256i);
+                _mm256_storeu_si256(dst.add(i) as *mut __m256i, _mm256_xor_si256(v, k));
+            }
+            i += 32;
+        }
+        // SAFETY: the remaining `len - i` bytes lie inside both regions.
+        unsafe { super::xor_words(dst.add(i), src.add(i), len - i, super::rotate(key, i)) }
+    }
 }
 
 fn rotate(key: [u8; 4], offset: usize) -> [u8; 4] {
@@ -69,7 +186,7 @@ mod tests {
     #[test]
     fn matches_naive_for_every_length_and_offset() {
         let key = [0x37, 0xfa, 0x21, 0x3d];
-        for len in 0..200 {
+        for len in (0..300).chain([511, 512, 513, 4095, 65537]) {
             for offset in 0..8 {
                 let orig: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
                 let mut a = orig.clone();
@@ -77,6 +194,28 @@ mod tests {
                 apply_mask(&mut a, key, offset);
                 naive(&mut b, key, offset);
                 assert_eq!(a, b, "len {len} offset {offset}");
+                // Unaligned start inside a larger buffer.
+                let mut c = vec![0xeeu8; len + 3];
+                c[3..].copy_from_slice(&orig);
+                apply_mask(&mut c[3..], key, offset);
+                assert_eq!(&c[3..], &b[..], "unaligned len {len} offset {offset}");
+                assert_eq!(&c[..3], &[0xee; 3]);
+            }
+        }
+    }
+
+    #[test]
+    fn extend_masked_at_copies_and_masks_in_one_pass() {
+        let key = [9, 0x80, 0xff, 1];
+        for len in (0..200).chain([1000, 70_000]) {
+            for offset in 0..4 {
+                let src: Vec<u8> = (0..len).map(|i| (i * 13 + 1) as u8).collect();
+                let mut expect = src.clone();
+                naive(&mut expect, key, offset);
+                let mut dst = b"head".to_vec();
+                extend_masked_at(&mut dst, &src, key, offset);
+                assert_eq!(&dst[..4], b"head");
+                assert_eq!(&dst[4..], &expect[..], "len {len} offset {offset}");
             }
         }
     }
@@ -87,12 +226,15 @@ mod tests {
         let mut p = *b"Hello";
         apply_mask(&mut p, [0x37, 0xfa, 0x21, 0x3d], 0);
         assert_eq!(p, [0x7f, 0x9f, 0x4d, 0x51, 0x58]);
+        let mut v = Vec::new();
+        extend_masked(&mut v, b"Hello", [0x37, 0xfa, 0x21, 0x3d]);
+        assert_eq!(v, [0x7f, 0x9f, 0x4d, 0x51, 0x58]);
     }
 
     #[test]
     fn piecewise_equals_whole() {
         let key = [1, 2, 3, 4];
-        let orig: Vec<u8> = (0..=255).collect();
+        let orig: Vec<u8> = (0..=255).cycle().take(700).collect();
         let mut whole = orig.clone();
         apply_mask(&mut whole, key, 0);
         for split in 0..orig.len() {

@@ -44,19 +44,17 @@ impl Utf8Validator {
             }
             self.carry_len = 0;
         }
-        match simdutf8::compat::from_utf8(input) {
-            Ok(_) => Ok(()),
-            Err(e) => match e.error_len() {
-                Some(_) => Err(InvalidUtf8),
-                None => {
-                    // An incomplete (but so far valid) sequence at the end.
-                    let tail = &input[e.valid_up_to()..];
-                    self.carry[..tail.len()].copy_from_slice(tail);
-                    self.carry_len = tail.len() as u8;
-                    Ok(())
-                }
-            },
+        // Set aside a code point cut by the end of the piece, so that the
+        // rest goes through the fast whole-input validator (which reports
+        // only valid/invalid) instead of the slower one that locates errors.
+        let (body, tail) = input.split_at(input.len() - incomplete_tail_len(input));
+        validate(body)?;
+        if !tail.is_empty() {
+            check_prefix(tail)?;
+            self.carry[..tail.len()].copy_from_slice(tail);
+            self.carry_len = tail.len() as u8;
         }
+        Ok(())
     }
 
     /// Ends the message: a code point left incomplete is an error.
@@ -94,6 +92,21 @@ pub(crate) fn assume_valid(input: &[u8]) -> &str {
     debug_assert!(std::str::from_utf8(input).is_ok());
     // SAFETY: the caller has validated `input` as UTF-8 (see above).
     unsafe { std::str::from_utf8_unchecked(input) }
+}
+
+/// How many bytes at the end of `input` start a multi-byte sequence that
+/// the input does not complete (0 to 3). Invalid bytes count as complete:
+/// the validator then rejects them where they are.
+#[inline]
+fn incomplete_tail_len(input: &[u8]) -> usize {
+    for back in 1..=input.len().min(3) {
+        let b = input[input.len() - back];
+        if b & 0xc0 == 0x80 {
+            continue; // A continuation byte: look further back for the lead.
+        }
+        return if width(b) > back { back } else { 0 };
+    }
+    0
 }
 
 fn width(first: u8) -> usize {

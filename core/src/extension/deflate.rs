@@ -41,6 +41,11 @@ pub const NAME: &str = "permessage-deflate";
 /// The bytes a sync flush ends with, removed on send and restored on receive.
 const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 
+/// Whole messages at least this long are sent plain when compressing would
+/// make them larger. Shorter ones are sent compressed regardless, as other
+/// implementations and the RFC's examples do: a few bytes do not matter.
+const PLAIN_FALLBACK_MIN: usize = 4096;
+
 /// permessage-deflate settings, named as in RFC 7692 §7.1.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeflateConfig {
@@ -290,7 +295,21 @@ impl Extension for PerMessageDeflate {
         }
         let key = (self.config.level, window, self.config.mem_level);
         let mut deflate = self.deflate.take().unwrap_or_else(|| pool::take_deflate(key));
+        let start = out.len();
         deflate_into(&mut deflate, input, out)?;
+        if first && fin && input.len() >= PLAIN_FALLBACK_MIN && out.len() - start > input.len() + TAIL.len() {
+            // Incompressible: sending it plain is smaller, and keeps a message
+            // at the frame limit within it. The peer's window never sees
+            // these bytes, so our compressor must forget them too.
+            out.truncate(start);
+            if agreed.local_no_context {
+                pool::give_deflate(key, deflate);
+            } else {
+                deflate.reset();
+                self.deflate = Some(deflate);
+            }
+            return Ok(None);
+        }
         if fin {
             // §7.2.1: drop the sync flush's empty stored block marker.
             debug_assert!(out.ends_with(&TAIL));

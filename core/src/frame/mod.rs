@@ -5,6 +5,8 @@
 //! the payload in whatever pieces the transport delivers. A header decoder
 //! that lacks bytes says so and consumes nothing.
 
+pub(crate) mod unmasker;
+
 /// The FIN bit of the first header byte.
 pub const FIN: u8 = 0x80;
 /// RSV1, claimed by permessage-deflate (RFC 7692).

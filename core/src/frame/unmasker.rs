@@ -1,0 +1,266 @@
+//! Unmasking client payloads while they are copied into the input buffer.
+//!
+//! A server must copy every received byte into its input buffer anyway (the
+//! sans-IO `receive` borrows the caller's bytes only for the call). Unmasking
+//! them in a second pass would read and write each payload byte again; for
+//! large messages that doubles the cost of receiving. So `receive` walks the
+//! frame headers as the bytes stream past, and XORs each payload on its way
+//! into the buffer.
+//!
+//! The decoder still decodes and checks every header itself; the walk here
+//! only needs lengths and keys. To tell the decoder that a payload is already
+//! unmasked, the walk overwrites the frame's masking key in the buffer with
+//! zeros: XOR with a zero key changes nothing, so a decoder that unmasks
+//! again would still be correct, and [`crate::mask::apply_mask`] skips zero
+//! keys. A genuine all-zero key from a client means exactly the same.
+//!
+//! The walk only runs while it knows where the next header is: from the
+//! moment the connection has decoded everything buffered at a frame boundary
+//! or inside a data frame (see [`Unmasker::Payload`]'s creation in the
+//! connection). An unmasked or invalid header stops it; the decoder then
+//! unmasks (or rejects) in place as before.
+
+use super::{FrameHeader, MAX_HEADER_LEN};
+use crate::mask::extend_masked_at;
+
+/// Payloads shorter than this are copied as they are, together with the
+/// frames after them, and unmasked in place by the decoder: for small
+/// frames one bulk copy plus an in-place pass over bytes still in the L1
+/// cache beats walking the headers and copying frame by frame.
+pub(crate) const FUSE_MIN: u64 = 512;
+
+/// Where the walk stands at the end of the input buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Unmasker {
+    /// Not walking: bytes are appended as they are.
+    Off,
+    /// A header starts `pending` bytes before the end of the buffer (those
+    /// bytes are its beginning; 0 when the next byte starts it).
+    Header { pending: usize },
+    /// Inside a payload left to the decoder: `remaining` bytes are to come.
+    Skip { remaining: u64 },
+    /// Inside a masked payload unmasked on the way in: `remaining` bytes of
+    /// it are still to come, and `phase` bytes of it came before (only
+    /// `phase % 4` matters).
+    Payload { key: [u8; 4], remaining: u64, phase: usize },
+}
+
+impl Unmasker {
+    /// Appends `data` to `buf`, unmasking the payloads of large frames on
+    /// the way, up to the first small frame; the rest is copied in one piece.
+    pub(crate) fn append(&mut self, buf: &mut Vec<u8>, data: &[u8]) {
+        buf.reserve(data.len());
+        // `data[plain..pos]` is walked over and still to be copied as is.
+        let mut plain = 0;
+        let mut pos = 0;
+        while pos < data.len() {
+            match *self {
+                Unmasker::Off => pos = data.len(),
+                Unmasker::Skip { remaining } => {
+                    let n = remaining.min((data.len() - pos) as u64);
+                    pos += n as usize;
+                    *self = if n == remaining {
+                        Unmasker::Header { pending: 0 }
+                    } else {
+                        Unmasker::Skip { remaining: remaining - n }
+                    };
+                }
+                Unmasker::Payload { key, remaining, phase } => {
+                    buf.extend_from_slice(&data[plain..pos]);
+                    let n = remaining.min((data.len() - pos) as u64) as usize;
+                    extend_masked_at(buf, &data[pos..pos + n], key, phase);
+                    pos += n;
+                    plain = pos;
+                    *self = if n as u64 == remaining {
+                        Unmasker::Header { pending: 0 }
+                    } else {
+                        Unmasker::Payload { key, remaining: remaining - n as u64, phase: (phase + n) & 3 }
+                    };
+                }
+                Unmasker::Header { pending } => {
+                    let decoded = if pending == 0 {
+                        FrameHeader::decode(&data[pos..])
+                    } else {
+                        // The header began in an earlier piece; then this
+                        // is the start of `data`, and those bytes end `buf`.
+                        debug_assert!(pos == 0 && plain == 0);
+                        let mut h = [0u8; MAX_HEADER_LEN];
+                        h[..pending].copy_from_slice(&buf[buf.len() - pending..]);
+                        let take = (MAX_HEADER_LEN - pending).min(data.len());
+                        h[pending..pending + take].copy_from_slice(&data[..take]);
+                        FrameHeader::decode(&h[..pending + take])
+                    };
+                    let (header, len) = match decoded {
+                        Ok(Some(h)) => h,
+                        Ok(None) => {
+                            // Incomplete: the rest of `data` is all header.
+                            *self = Unmasker::Header { pending: pending + data.len() - pos };
+                            pos = data.len();
+                            continue;
+                        }
+                        Err(_) => {
+                            *self = Unmasker::Off;
+                            continue;
+                        }
+                    };
+                    let Some(key) = header.mask.filter(|_| header.len >= FUSE_MIN) else {
+                        // Unmasked (the decoder rejects it), or small: then
+                        // stop walking for the rest of this piece. Each header
+                        // read here is a dependent load from the caller's
+                        // buffer; for a run of small frames those loads
+                        // would cost more than the fusing saves. The
+                        // connection restarts the walk on the next read.
+                        *self = Unmasker::Off;
+                        continue;
+                    };
+                    pos += len - pending;
+                    buf.extend_from_slice(&data[plain..pos]);
+                    plain = pos;
+                    // The key ends the header, now at the end of `buf`: zero
+                    // it to mark the payload as unmasked (see the module docs).
+                    let end = buf.len();
+                    buf[end - 4..].fill(0);
+                    *self = Unmasker::Payload { key, remaining: header.len, phase: 0 };
+                }
+            }
+        }
+        buf.extend_from_slice(&data[plain..]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::OpCode;
+    use crate::mask::apply_mask;
+
+    fn frame(payload: &[u8], key: Option<[u8; 4]>) -> Vec<u8> {
+        let mut out = Vec::new();
+        FrameHeader { fin: true, rsv: 0, opcode: OpCode::Binary, mask: key, len: payload.len() as u64 }
+            .encode(&mut out);
+        let start = out.len();
+        out.extend_from_slice(payload);
+        if let Some(key) = key {
+            apply_mask(&mut out[start..], key, 0);
+        }
+        out
+    }
+
+    /// What the buffer must hold after the walk: the large frames before
+    /// the first small one with a zeroed key and their payload in the clear,
+    /// the rest as it came.
+    fn expected(frames: &[(&[u8], [u8; 4])]) -> Vec<u8> {
+        let fused = frames.iter().take_while(|(p, _)| p.len() as u64 >= FUSE_MIN).count();
+        let walked = |(i, &(p, k)): (usize, &(&[u8], [u8; 4]))| frame(p, Some(if i < fused { [0; 4] } else { k }));
+        frames.iter().enumerate().flat_map(walked).collect()
+    }
+
+    #[test]
+    fn unmasks_large_frames_split_at_every_point() {
+        let big: Vec<u8> = (0..600u32).map(|i| (i * 7) as u8).collect();
+        let frames: [(&[u8], [u8; 4]); 5] = [
+            (&big, [0x37, 0xfa, 0x21, 0x3d]),
+            (&big[..FUSE_MIN as usize], [9, 9, 9, 9]),
+            (b"hello", [1, 2, 3, 4]),
+            (&big, [0xff, 0, 0x80, 7]),
+            (b"tail bytes", [5, 6, 7, 8]),
+        ];
+        let wire: Vec<u8> = frames.iter().flat_map(|&(p, k)| frame(p, Some(k))).collect();
+        let want = expected(&frames);
+        for a in 0..=wire.len() {
+            for b in [a, a + 1, a + 13, a + 600, wire.len()] {
+                let b = b.min(wire.len());
+                let mut buf = Vec::new();
+                let mut u = Unmasker::Header { pending: 0 };
+                u.append(&mut buf, &wire[..a]);
+                u.append(&mut buf, &wire[a..b]);
+                u.append(&mut buf, &wire[b..]);
+                assert_eq!(buf, want, "split at {a}, {b}");
+                assert_eq!(u, Unmasker::Off, "the small frame stops the walk");
+            }
+        }
+    }
+
+    #[test]
+    fn stops_at_an_unmasked_or_invalid_header() {
+        let big = vec![0x55u8; 700];
+        let mut wire = frame(&big, Some([1, 2, 3, 4]));
+        wire.extend(frame(b"plain", None));
+        wire.extend(frame(&big, Some([5, 6, 7, 8])));
+        let mut buf = Vec::new();
+        let mut u = Unmasker::Header { pending: 0 };
+        u.append(&mut buf, &wire);
+        assert_eq!(u, Unmasker::Off);
+        let mut want = expected(&[(&big, [1, 2, 3, 4])]);
+        want.extend_from_slice(&wire[want.len()..]);
+        assert_eq!(buf, want, "bytes after the unmasked header are left alone");
+
+        let mut buf = Vec::new();
+        let mut u = Unmasker::Header { pending: 0 };
+        u.append(&mut buf, &[0x83, 0x80, 1, 2, 3, 4]); // reserved opcode
+        assert_eq!((u, buf), (Unmasker::Off, vec![0x83, 0x80, 1, 2, 3, 4]));
+    }
+
+    #[test]
+    fn continues_a_payload_at_its_phase() {
+        let payload: Vec<u8> = (0..100).collect();
+        let key = [0x10, 0x20, 0x30, 0x40];
+        let wire = frame(&payload, Some(key));
+        // Start inside the payload, 7 bytes in: as the connection does when
+        // it has unmasked a frame's first bytes itself.
+        let mut u = Unmasker::Payload { key, remaining: 93, phase: 7 };
+        let mut buf = Vec::new();
+        u.append(&mut buf, &wire[2 + 4 + 7..]);
+        assert_eq!(buf, &payload[7..]);
+        assert_eq!(u, Unmasker::Header { pending: 0 });
+    }
+    /// The connection's use of the walk: whatever way the stream is cut
+    /// into reads (and whether events are polled between reads), a server
+    /// yields the same events.
+    #[test]
+    fn connection_events_do_not_depend_on_read_sizes() {
+        use crate::{Config, Connection, Event, Role};
+        let big: Vec<u8> = (0..1500u32).map(|i| b"abcdefgh"[i as usize % 8] + (i % 3) as u8).collect();
+        let mut wire = Vec::new();
+        let mut put = |fin: bool, opcode: OpCode, payload: &[u8], key: [u8; 4]| {
+            FrameHeader { fin, rsv: 0, opcode, mask: Some(key), len: payload.len() as u64 }.encode(&mut wire);
+            let start = wire.len();
+            wire.extend_from_slice(payload);
+            apply_mask(&mut wire[start..], key, 0);
+        };
+        put(true, OpCode::Text, b"small", [1, 2, 3, 4]);
+        put(true, OpCode::Binary, &big, [5, 6, 7, 8]);
+        put(false, OpCode::Text, &big[..700], [9, 10, 11, 12]);
+        put(true, OpCode::Ping, b"are you there", [13, 14, 15, 16]);
+        put(false, OpCode::Continuation, &big[700..1000], [17, 18, 19, 20]);
+        put(true, OpCode::Continuation, &big[1000..], [21, 22, 23, 24]);
+        put(true, OpCode::Binary, &big[..999], [0, 0, 0, 0]);
+        put(true, OpCode::Binary, b"", [25, 26, 27, 28]);
+
+        let run = |cuts: &[usize], poll_between: bool| {
+            let mut conn = Connection::open(Role::Server, Config::default(), None);
+            let mut events = Vec::new();
+            let mut last = 0;
+            for &cut in cuts.iter().chain([wire.len()].iter()) {
+                conn.receive(&wire[last..cut]);
+                last = cut;
+                if poll_between || cut == wire.len() {
+                    while let Some(e) = conn.poll_event().unwrap() {
+                        events.push(format!("{e:?}"));
+                    }
+                }
+            }
+            events
+        };
+        let whole = run(&[], true);
+        assert_eq!(whole.len(), 6, "{whole:?}");
+        assert_eq!(whole[1], format!("{:?}", Event::Binary(&big)));
+        for step in [1, 2, 3, 5, 7, 13, 64, 511, 512, 700, 1499] {
+            let cuts: Vec<usize> = (step..wire.len()).step_by(step).collect();
+            assert_eq!(run(&cuts, true), whole, "reads of {step}");
+            assert_eq!(run(&cuts, false), whole, "reads of {step}, polled at the end");
+            let odd: Vec<usize> = cuts.iter().enumerate().filter(|(i, _)| i % 3 == 0).map(|(_, &c)| c).collect();
+            assert_eq!(run(&odd, true), whole, "reads of {step} and {}", 3 * step);
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! UTF-8 in text messages and close reasons (RFC 6455 §8.1, §5.6, §5.5.1).
+
+mod common;
+
+use common::*;
+use wsproto_core::{Config, ErrorKind};
+
+const BAD_TEXT: &str = "text message is not valid UTF-8";
+
+fn fail_1007(detail: &str) -> (Vec<Ev>, Vec<u8>) {
+    (vec![Ev::err(ErrorKind::InvalidUtf8, 1007)], sclose(1007, detail))
+}
+
+// §8.1: "When an endpoint is to interpret a byte stream as UTF-8 but finds
+// that the byte stream is not, in fact, a valid UTF-8 stream, that endpoint
+// MUST _Fail the WebSocket Connection_" — and it does so at the first
+// invalid byte, before the rest of the frame arrives.
+#[test]
+fn fails_fast_mid_frame() {
+    let frame = cframe(TXT, b"hello \xff and a long tail that never needs to arrive");
+    let first_bad = 6 + 6;
+    let (ev, out) = fail_1007(BAD_TEXT);
+    // Only the bytes up to the bad one: the frame is incomplete.
+    Run::new(server).expect(&frame[..first_bad + 1], &ev, &out);
+    Run::new(server).expect(&frame, &ev, &out);
+    // Sequences that are impossible after their second byte: a surrogate,
+    // a code point above U+10FFFF, an overlong form.
+    for bad in [&b"\xed\xa0"[..], b"\xf4\x90", b"\xe0\x80", b"\xc0"] {
+        let frame = cframe(TXT, &cat(&[b"ok", bad, b"rest"]));
+        Run::new(server).expect(&frame[..6 + 2 + bad.len()], &ev, &out);
+    }
+}
+
+// §8.1 across fragments: the first invalid byte fails the connection even
+// when it is in a later fragment than the start of its code point, and the
+// later fragments are never needed.
+#[test]
+fn fails_fast_across_fragments() {
+    let (ev, out) = fail_1007(BAD_TEXT);
+    // F0 9F starts a 4-byte sequence; 'A' cannot continue it.
+    let input = cat(&[&cfrag(TXT, b"a\xf0\x9f", false), &cfrag(CONT, b"A", false), &cfrag(CONT, b"zzz", true)]);
+    Run::new(server).expect(&input, &ev, &out);
+    // F4 then 90 (> U+10FFFF) split across frames: fails on the 90.
+    let input = cat(&[&cfrag(TXT, b"\xf4", false), &cfrag(CONT, b"\x90", false)]);
+    Run::new(server).expect(&input, &ev, &out);
+    // A whole invalid byte in a middle fragment, message never finished.
+    let input = cat(&[&cfrag(TXT, b"fine", false), &cfrag(CONT, b"\x80", false)]);
+    Run::new(server).expect(&input, &ev, &out);
+    // The same with partial delivery: valid pieces may come out first, but
+    // the connection fails with 1007 at the same byte.
+    let cfg = Config { partial_messages: true, ..Config::default() };
+    let run = Run::new(|| server_with(cfg.clone()));
+    let got = run.check(&cat(&[&cfrag(TXT, b"a\xf0\x9f", false), &cfrag(CONT, b"A", true)]));
+    assert_eq!(got.events.last(), Some(&Ev::err(ErrorKind::InvalidUtf8, 1007)));
+    assert_eq!(got.output, out);
+}
+
+// §8.1: a valid code point split across frames (and across reads) is fine.
+#[test]
+fn code_point_split_across_frames() {
+    let s = "a€b𝄞c";
+    let bytes = s.as_bytes();
+    for cut in 0..=bytes.len() {
+        let input = cat(&[&cfrag(TXT, &bytes[..cut], false), &cfrag(CONT, &bytes[cut..], true)]);
+        Run::new(server).expect(&input, &[Ev::text(s)], b"");
+    }
+    // One byte per frame.
+    let mut input = Vec::new();
+    for (i, b) in bytes.iter().enumerate() {
+        input.extend(cfrag(if i == 0 { TXT } else { CONT }, &[*b], i + 1 == bytes.len()));
+    }
+    Run::new(server).expect(&input, &[Ev::text(s)], b"");
+}
+
+// §8.1: a message that ends inside a code point is invalid (1007), whether
+// it is one frame or the last fragment.
+#[test]
+fn message_ending_inside_a_code_point() {
+    let detail = "text message ends inside a code point";
+    let euro = "€".as_bytes();
+    Run::new(server).expect(&cframe(TXT, &euro[..2]), &fail_1007(detail).0, &fail_1007(detail).1);
+    let input = cat(&[&cfrag(TXT, b"x", false), &cfrag(CONT, &euro[..1], true)]);
+    Run::new(server).expect(&input, &fail_1007(detail).0, &fail_1007(detail).1);
+}
+
+// §5.6: binary messages are not checked.
+#[test]
+fn binary_is_not_checked() {
+    Run::new(server).expect(&cframe(BIN, b"\xff\xfe\xc0"), &[Ev::binary(b"\xff\xfe\xc0")], b"");
+}
+
+// §5.5.1: the close reason must be UTF-8; if not, fail with 1007.
+#[test]
+fn invalid_close_reason_is_1007() {
+    let mut payload = 1000u16.to_be_bytes().to_vec();
+    payload.extend_from_slice(b"bye\xff");
+    Run::new(server).expect(
+        &cframe(CLOSE, &payload),
+        &[Ev::err(ErrorKind::InvalidUtf8, 1007)],
+        &sclose(1007, "invalid close frame payload"),
+    );
+    // A valid multi-byte reason is delivered.
+    Run::new(server).expect(&cclose(1001, "tschüß"), &[Ev::close(1001, "tschüß")], &sclose(1001, ""));
+}
+
+// Client role: the close frame for 1007 is masked.
+#[test]
+fn client_fails_with_masked_1007() {
+    let mut w = ClientWire::open();
+    Run::new(client).expect(&sframe(TXT, b"\xff"), &[Ev::err(ErrorKind::InvalidUtf8, 1007)], &w.close(1007, BAD_TEXT));
+}

@@ -1,0 +1,207 @@
+//! The driver shared by the fuzz targets.
+//!
+//! A target's input is `[flags, cut_hi, cut_lo, bytes...]`: `flags` picks
+//! the configuration, `cut` a point where the bytes are split into two
+//! reads. The same bytes are fed whole and split, and both runs must give
+//! the same events and output: a sans-IO decoder must not care where the
+//! transport cut the stream. Beyond not crashing, every failure must be a
+//! remote error with a close code the protocol allows for it.
+
+use wsproto_core::{Accept, ClientHandshake, Config, Connection, Event, Role, State};
+
+/// The seed of the test clients' mask keys and handshake nonce; the seed
+/// corpus for `handshake_client` holds the matching accept value.
+pub const SEED: u64 = 1;
+
+/// Which connection a target drives.
+#[derive(Debug, Clone, Copy)]
+pub enum Target {
+    /// An open server (past the handshake).
+    FrameServer,
+    /// An open client.
+    FrameClient,
+    /// A server from its opening handshake on.
+    HandshakeServer,
+    /// A client from its opening handshake on.
+    HandshakeClient,
+}
+
+/// The configuration picked by the flags byte. Small limits so the limit
+/// checks are reachable with short inputs.
+pub fn config(flags: u8) -> Config {
+    Config {
+        max_frame_size: if flags & 8 != 0 { 64 } else { 1 << 16 },
+        max_message_size: if flags & 16 != 0 { 100 } else { 1 << 20 },
+        max_fragments: if flags & 32 != 0 { 3 } else { 1000 },
+        max_handshake_size: 4096,
+        max_headers: 32,
+        auto_pong: flags & 2 == 0,
+        auto_close: flags & 4 == 0,
+        partial_messages: flags & 1 != 0,
+        mask_seed: Some(SEED),
+    }
+}
+
+/// Makes a fresh connection for `target`.
+pub fn make(target: Target, flags: u8) -> Connection {
+    let cfg = config(flags);
+    match target {
+        Target::FrameServer => Connection::open(Role::Server, cfg, None),
+        Target::FrameClient => Connection::open(Role::Client, cfg, None),
+        Target::HandshakeServer => Connection::server(cfg),
+        Target::HandshakeClient => {
+            let hs = ClientHandshake {
+                host: "localhost:9001".into(),
+                path: "/fuzz".into(),
+                subprotocols: vec!["chat".into(), "superchat".into()],
+                ..Default::default()
+            };
+            let mut c = Connection::client(cfg, hs).expect("valid handshake arguments");
+            c.take_output();
+            c
+        }
+    }
+}
+
+/// Everything a run produced, for comparing runs.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Trace {
+    events: Vec<String>,
+    output: Vec<u8>,
+    state: State,
+}
+
+/// Feeds `pieces` (then end of stream) to a fresh connection.
+pub fn drive(target: Target, flags: u8, pieces: &[&[u8]]) -> Trace {
+    let mut conn = make(target, flags);
+    let mut events = Vec::new();
+    let mut partial: Vec<u8> = Vec::new();
+    let mut failed = false;
+    // The pieces, then end of stream (`None`).
+    for piece in pieces.iter().map(Some).chain(std::iter::once(None)) {
+        match piece {
+            Some(p) => conn.receive(p),
+            None => conn.receive_eof(),
+        }
+        // Every event consumes input, so more events than bytes means a loop.
+        let mut budget = piece.map_or(0, |p| p.len()) + 8;
+        while !failed {
+            budget = budget.checked_sub(1).expect("poll_event returns events without consuming input");
+            let reply = match conn.poll_event() {
+                Ok(None) => break,
+                Ok(Some(ev)) => record(ev, &mut events, &mut partial),
+                Err(e) => {
+                    assert!(e.is_remote(), "poll_event returned a local error: {e:?}");
+                    if let Some(code) = e.close_code() {
+                        assert!(matches!(code, 1002 | 1007 | 1009), "unexpected close code {code}");
+                    }
+                    events.push(format!("error {:?} {:?} {:?}", e.kind(), e.close_code(), e.http_status()));
+                    failed = true;
+                    break;
+                }
+            };
+            react(&mut conn, reply);
+        }
+    }
+    Trace { events, output: conn.take_output(), state: conn.state() }
+}
+
+/// What the application does after an event.
+enum Reply {
+    Nothing,
+    Accept(Option<String>),
+    Echo(String),
+    FinishClose,
+}
+
+fn record(ev: Event<'_>, events: &mut Vec<String>, partial: &mut Vec<u8>) -> Reply {
+    let (line, reply) = match ev {
+        // Pieces are joined: where they end depends on the cut.
+        Event::TextChunk { data, fin } | Event::BinaryChunk { data, fin } | Event::RejectBody { data, fin } => {
+            partial.extend_from_slice(data);
+            if !fin {
+                return Reply::Nothing;
+            }
+            (format!("pieces {:?}", std::mem::take(partial)), Reply::Nothing)
+        }
+        Event::Request(r) => {
+            let reply = Reply::Accept(r.subprotocols.first().cloned());
+            (format!("{r:?}"), reply)
+        }
+        Event::Text(t) => (format!("text {t:?}"), Reply::Echo(t.to_owned())),
+        Event::Close { code, reason } => {
+            assert!(code == 1005 || code == 1006 || (1000..5000).contains(&code), "close code {code}");
+            (format!("close {code} {reason:?}"), Reply::FinishClose)
+        }
+        other => (format!("{other:?}"), Reply::Nothing),
+    };
+    events.push(line);
+    reply
+}
+
+fn react(conn: &mut Connection, reply: Reply) {
+    match reply {
+        Reply::Nothing => {}
+        Reply::Accept(subprotocol) => conn.accept(Accept { subprotocol, ..Default::default() }).expect("accept"),
+        Reply::Echo(t) => {
+            if conn.state() == State::Open {
+                conn.send_text(&t).expect("echo");
+            }
+        }
+        Reply::FinishClose => {
+            if conn.state() == State::RemoteClosing {
+                conn.close(1000, "").expect("answer the close");
+            }
+        }
+    }
+}
+
+/// Runs one fuzz input for `target`.
+pub fn run(target: Target, raw: &[u8]) {
+    let [flags, hi, lo, data @ ..] = raw else { return };
+    let cut = usize::from(u16::from_be_bytes([*hi, *lo])) % (data.len() + 1);
+    let whole = drive(target, *flags, &[data]);
+    let (a, b) = data.split_at(cut);
+    let split = drive(target, *flags, &[a, b]);
+    assert_eq!(whole, split, "splitting the input at {cut} changed the result");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seed(target: &str, name: &str) -> Vec<u8> {
+        std::fs::read(format!("{}/seeds/{target}/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    }
+
+    fn trace(target: Target, raw: &[u8]) -> Trace {
+        drive(target, raw[0], &[&raw[3..]])
+    }
+
+    // The seeds reach past the handshakes: the fuzzer starts deep.
+    #[test]
+    fn handshake_seeds_open_the_connection() {
+        let t = trace(Target::HandshakeClient, &seed("handshake_client", "seed-01"));
+        assert!(t.events[0].starts_with("Accepted("), "{:?}", t.events);
+        assert_eq!(t.events[1..], ["text \"Hello\"", "close 1000 \"bye\""]);
+        let t = trace(Target::HandshakeServer, &seed("handshake_server", "seed-01"));
+        assert!(t.events[0].starts_with("Request {"), "{:?}", t.events);
+        assert_eq!(t.events[1..], ["text \"Hello\"", "close 1000 \"bye\""]);
+    }
+
+    // Every seed runs clean, whole and split.
+    #[test]
+    fn every_seed_runs() {
+        for (name, target) in [
+            ("frame_server", Target::FrameServer),
+            ("frame_client", Target::FrameClient),
+            ("handshake_server", Target::HandshakeServer),
+            ("handshake_client", Target::HandshakeClient),
+        ] {
+            let dir = format!("{}/seeds/{name}", env!("CARGO_MANIFEST_DIR"));
+            for entry in std::fs::read_dir(dir).unwrap() {
+                run(target, &std::fs::read(entry.unwrap().path()).unwrap());
+            }
+        }
+    }
+}
