@@ -6,6 +6,12 @@ use wsproto_core::{
     Accept, ClientHandshake, Config, Connection, Error, ErrorKind, Event, Extension, ExtensionOffer, Role, State,
 };
 
+/// RFC 7692's own defaults: every parameter off (our `Default` has the
+/// server keep no context; see `default_server_keeps_no_context`).
+fn plain() -> DeflateConfig {
+    DeflateConfig { server_no_context_takeover: false, ..DeflateConfig::default() }
+}
+
 fn pmd(role: Role, config: DeflateConfig) -> Box<dyn Extension> {
     Box::new(PerMessageDeflate::new(role, config))
 }
@@ -82,7 +88,7 @@ fn open_server(ext: Box<dyn Extension>) -> Connection {
 }
 
 fn default_client() -> Box<dyn Extension> {
-    client_ext("permessage-deflate", DeflateConfig::default()).unwrap()
+    client_ext("permessage-deflate", plain()).unwrap()
 }
 
 // RFC 7692 §7.2.3.1: "Hello" compressed in one unmasked frame.
@@ -93,7 +99,7 @@ fn rfc7692_7_2_3_1_hello_single_frame() {
     assert_eq!(evs, vec![Ev::Text("Hello".into())]);
 
     // Our server compresses "Hello" to exactly those bytes.
-    let (ext, _) = server_ext("permessage-deflate", DeflateConfig::default()).unwrap();
+    let (ext, _) = server_ext("permessage-deflate", plain()).unwrap();
     let mut server = open_server(ext);
     server.send_text("Hello").unwrap();
     assert_eq!(server.take_output(), frame);
@@ -117,7 +123,7 @@ fn rfc7692_7_2_3_2_sharing_the_window() {
     let (evs, _) = feed_all_ways(&|| open_client(default_client()), &stream);
     assert_eq!(evs, vec![Ev::Text("Hello".into()), Ev::Text("Hello".into())]);
 
-    let (ext, _) = server_ext("permessage-deflate", DeflateConfig::default()).unwrap();
+    let (ext, _) = server_ext("permessage-deflate", plain()).unwrap();
     let mut server = open_server(ext);
     server.send_text("Hello").unwrap();
     server.send_text("Hello").unwrap();
@@ -139,7 +145,7 @@ fn rfc7692_7_2_3_3_to_5_other_block_shapes() {
 // §7.2.3.6: an empty message is sent as a single 0x00 byte and decodes to "".
 #[test]
 fn rfc7692_7_2_3_6_empty_message() {
-    let (ext, _) = server_ext("permessage-deflate", DeflateConfig::default()).unwrap();
+    let (ext, _) = server_ext("permessage-deflate", plain()).unwrap();
     let mut server = open_server(ext);
     server.send_binary(b"").unwrap();
     let out = server.take_output();
@@ -151,7 +157,7 @@ fn rfc7692_7_2_3_6_empty_message() {
 // §6.1: control frames are never compressed; RSV1 on a continuation is an error.
 #[test]
 fn control_frames_and_rsv1_rules() {
-    let (ext, _) = server_ext("permessage-deflate", DeflateConfig::default()).unwrap();
+    let (ext, _) = server_ext("permessage-deflate", plain()).unwrap();
     let mut server = open_server(ext);
     server.send_ping(b"hi").unwrap();
     assert_eq!(server.take_output(), [0x89, 0x02, b'h', b'i']);
@@ -177,7 +183,7 @@ fn invalid_deflate_data_fails_with_1007() {
 #[test]
 fn invalid_utf8_after_inflating_fails_with_1007() {
     // Compress invalid UTF-8 as a binary message, then relabel it text.
-    let (ext, _) = server_ext("permessage-deflate", DeflateConfig::default()).unwrap();
+    let (ext, _) = server_ext("permessage-deflate", plain()).unwrap();
     let mut server = open_server(ext);
     server.send_binary(b"ok \xff\xfe bad").unwrap();
     let mut out = server.take_output();
@@ -251,14 +257,14 @@ fn negotiation_matrix_round_trips_both_ways() {
                             client_no_context_takeover: c_cnc,
                             server_max_window_bits: c_smwb,
                             client_max_window_bits: c_cmwb,
-                            ..DeflateConfig::default()
+                            ..plain()
                         };
                         let sc = DeflateConfig {
                             server_no_context_takeover: s_snc,
                             client_no_context_takeover: s_cnc,
                             server_max_window_bits: s_smwb,
                             client_max_window_bits: s_cmwb,
-                            ..DeflateConfig::default()
+                            ..plain()
                         };
                         let (mut client, mut server, negotiated) = pair(cc.clone(), sc.clone(), 64 << 20);
                         let negotiated = negotiated.expect("every valid offer is accepted");
@@ -297,12 +303,12 @@ fn server_declines_bad_offers_and_picks_the_first_good_one() {
         "permessage-deflate; client_no_context_takeover=1",
     ];
     for offer in bad {
-        assert!(server_ext(offer, DeflateConfig::default()).is_none(), "{offer}");
+        assert!(server_ext(offer, plain()).is_none(), "{offer}");
         let two = format!("{offer}, permessage-deflate; client_max_window_bits");
-        let (_, resp) = server_ext(&two, DeflateConfig::default()).unwrap();
+        let (_, resp) = server_ext(&two, plain()).unwrap();
         assert_eq!(resp.to_string(), "permessage-deflate", "{two}");
     }
-    let cfg = DeflateConfig { client_max_window_bits: Some(10), ..DeflateConfig::default() };
+    let cfg = DeflateConfig { client_max_window_bits: Some(10), ..plain() };
     let (_, resp) = server_ext("permessage-deflate; client_max_window_bits", cfg.clone()).unwrap();
     assert_eq!(resp.to_string(), "permessage-deflate; client_max_window_bits=10");
     // Without the client's parameter the server must not limit its window.
@@ -313,7 +319,7 @@ fn server_declines_bad_offers_and_picks_the_first_good_one() {
 // §7.1: a client fails the handshake on a response it cannot accept.
 #[test]
 fn client_rejects_invalid_responses() {
-    let c = DeflateConfig::default();
+    let c = plain();
     for bad in [
         "permessage-deflate; foo",
         "permessage-deflate; client_max_window_bits",
@@ -337,7 +343,7 @@ fn duplicate_extension_in_response_fails_the_handshake() {
     let hs = ClientHandshake {
         host: "h".into(),
         path: "/".into(),
-        extensions: vec![pmd(Role::Client, DeflateConfig::default())],
+        extensions: vec![pmd(Role::Client, plain())],
         ..Default::default()
     };
     let mut client = Connection::client(Config::default(), hs).unwrap();
@@ -357,8 +363,8 @@ fn duplicate_extension_in_response_fails_the_handshake() {
 // and a peer that offers 8 still talks with us.
 #[test]
 fn window_bits_8_sends_plain_messages() {
-    let cc = DeflateConfig { server_max_window_bits: Some(8), client_max_window_bits: Some(8), ..Default::default() };
-    let (mut client, mut server, negotiated) = pair(cc, DeflateConfig::default(), 1 << 20);
+    let cc = DeflateConfig { server_max_window_bits: Some(8), client_max_window_bits: Some(8), ..plain() };
+    let (mut client, mut server, negotiated) = pair(cc, plain(), 1 << 20);
     assert_eq!(negotiated.unwrap(), "permessage-deflate; server_max_window_bits=8");
     server.send_text(&"abc".repeat(100)).unwrap();
     let out = server.take_output();
@@ -373,7 +379,7 @@ fn window_bits_8_sends_plain_messages() {
 
 #[test]
 fn threshold_skips_small_messages() {
-    let cfg = DeflateConfig { threshold: 10, ..Default::default() };
+    let cfg = DeflateConfig { threshold: 10, ..plain() };
     let (ext, _) = server_ext("permessage-deflate", cfg).unwrap();
     let mut server = open_server(ext);
     server.send_text("short").unwrap();
@@ -384,7 +390,7 @@ fn threshold_skips_small_messages() {
 
 #[test]
 fn fragmented_compressed_sends_round_trip() {
-    let (mut client, mut server, _) = pair(DeflateConfig::default(), DeflateConfig::default(), 1 << 20);
+    let (mut client, mut server, _) = pair(plain(), plain(), 1 << 20);
     client.send_fragment(wsproto_core::DataKind::Text, b"Hello, ", false).unwrap();
     client.send_fragment(wsproto_core::DataKind::Text, b"compressed ", false).unwrap();
     client.send_fragment(wsproto_core::DataKind::Text, b"world", true).unwrap();
@@ -392,7 +398,7 @@ fn fragmented_compressed_sends_round_trip() {
     assert_eq!(out[0] & 0xf0, 0x40, "first frame: RSV1, no FIN");
     let (evs, _) = feed_all_ways(
         &|| {
-            let (ext, _) = server_ext("permessage-deflate", DeflateConfig::default()).unwrap();
+            let (ext, _) = server_ext("permessage-deflate", plain()).unwrap();
             open_server(ext)
         },
         &out,
@@ -407,7 +413,7 @@ fn fragmented_compressed_sends_round_trip() {
 #[test]
 fn decompression_bomb_is_refused_with_1009() {
     let limit = 1 << 20;
-    let (mut client, mut server, _) = pair(DeflateConfig::default(), DeflateConfig::default(), limit);
+    let (mut client, mut server, _) = pair(plain(), plain(), limit);
     let bomb = vec![0u8; 64 << 20];
     let before = client.output().len();
     client.send_binary(&bomb).unwrap();
@@ -435,7 +441,7 @@ fn decompression_bomb_is_refused_with_1009() {
 #[test]
 fn message_at_the_limit_is_accepted() {
     let limit = 100_000u64;
-    let (mut client, mut server, _) = pair(DeflateConfig::default(), DeflateConfig::default(), limit);
+    let (mut client, mut server, _) = pair(plain(), plain(), limit);
     let msg = vec![b'a'; limit as usize];
     client.send_binary(&msg).unwrap();
     server.receive(&client.take_output());
@@ -448,12 +454,45 @@ fn message_at_the_limit_is_accepted() {
 // Context is released between messages when neither side keeps it.
 #[test]
 fn no_context_takeover_holds_no_state_between_messages() {
-    let both =
-        DeflateConfig { server_no_context_takeover: true, client_no_context_takeover: true, ..Default::default() };
+    let both = DeflateConfig { server_no_context_takeover: true, client_no_context_takeover: true, ..plain() };
     let (mut client, mut server, negotiated) = pair(both.clone(), both, 1 << 20);
     assert_eq!(negotiated.unwrap(), "permessage-deflate; server_no_context_takeover; client_no_context_takeover");
     send_and_check(&mut client, &mut server, &sample_messages());
     send_and_check(&mut server, &mut client, &sample_messages());
     assert!(format!("{:?}", server.extension().unwrap()).contains("holds_deflate: false, holds_inflate: false"));
     assert!(format!("{:?}", client.extension().unwrap()).contains("holds_deflate: false, holds_inflate: false"));
+}
+
+// Our default: the server declares server_no_context_takeover, so its idle
+// connections hold no compressor.
+#[test]
+fn default_server_keeps_no_context() {
+    let (ext, resp) = server_ext("permessage-deflate; client_max_window_bits", DeflateConfig::default()).unwrap();
+    assert_eq!(resp.to_string(), "permessage-deflate; server_no_context_takeover");
+    let mut server = open_server(ext);
+    server.send_text("Hello").unwrap();
+    server.send_text("Hello").unwrap();
+    // Both messages compress alone: the same 7 bytes twice (§7.2.3.1).
+    let one = [0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+    assert_eq!(server.take_output(), [one, one].concat());
+    assert!(format!("{:?}", server.extension().unwrap()).contains("holds_deflate: false"));
+}
+
+// Incompressible whole messages of 4 KiB and more go out plain.
+#[test]
+fn incompressible_large_messages_are_sent_plain() {
+    let (ext, _) = server_ext("permessage-deflate", plain()).unwrap();
+    let mut server = open_server(ext);
+    let mut random = vec![0u8; 100_000];
+    wsproto_core::Random::fill(&mut wsproto_core::SeededRandom::new(3), &mut random);
+    server.send_binary(&random).unwrap();
+    let out = server.take_output();
+    assert_eq!((out[0], out.len()), (0x82, 100_000 + 10));
+    server.send_binary(&vec![b'z'; 100_000]).unwrap();
+    let out = server.take_output();
+    assert_eq!(out[0], 0xc2);
+    assert!(out.len() < 1000);
+    // And the peer still decodes the next compressed message correctly.
+    let (evs, _) = feed_all_ways(&|| open_client(default_client()), &out);
+    assert_eq!(evs, vec![Ev::Binary(vec![b'z'; 100_000])]);
 }

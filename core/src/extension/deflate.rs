@@ -15,12 +15,13 @@
 //! table) and an inflater ~46 KiB. A side that does not keep its context
 //! between messages needs no state between messages, so such compressors and
 //! inflaters are borrowed from a small per-thread pool for the length of one
-//! message and returned reset: an idle connection then holds none. The
-//! default configuration keeps no context for the messages it sends and
-//! accepts whatever the peer does, so an idle connection costs one inflater
-//! (~46 KiB) at most, against ~300 KiB for zlib's defaults; set
-//! `*_no_context_takeover` on both sides for zero, or keep context with
-//! larger windows for the best ratio.
+//! message and returned reset: an idle connection then holds none. By
+//! default a server keeps no context for the messages it sends (it declares
+//! `server_no_context_takeover`), so an idle server connection costs one
+//! inflater (~46 KiB, for the client's context) against ~300 KiB for zlib's
+//! defaults; `client_no_context_takeover` as well brings it to zero, and
+//! keeping context with larger windows gives the best ratio. BENCHMARKS.md
+//! has the measured figures.
 //!
 //! Decompression is bounded (§8.1 of the issue this answers: bombs): output
 //! never grows past the room left under the connection's message limit, and
@@ -71,9 +72,14 @@ pub struct DeflateConfig {
 }
 
 impl Default for DeflateConfig {
+    /// The server keeps no compression context between messages, so its
+    /// compressors come from the per-thread pool and an idle server
+    /// connection holds only the inflater for the client's context (see the
+    /// module docs and BENCHMARKS.md for the figures). Everything else is as
+    /// RFC 7692 leaves it.
     fn default() -> Self {
         DeflateConfig {
-            server_no_context_takeover: false,
+            server_no_context_takeover: true,
             client_no_context_takeover: false,
             server_max_window_bits: None,
             client_max_window_bits: None,
@@ -356,6 +362,12 @@ fn inflate_into(
         }
         let room = (limit - out.len()).min(input.len().saturating_mul(4).clamp(256, 1 << 20));
         let start = out.len();
+        if out.capacity() < start + room {
+            // Grow geometrically, but never past the limit: a bomb must not
+            // get a buffer twice the limit from Vec's doubling.
+            let target = (out.capacity() * 2).max(start + room).min(limit);
+            out.reserve_exact(target - start);
+        }
         out.resize(start + room, 0);
         let before_in = inflate.total_in();
         let before_out = inflate.total_out();
