@@ -441,6 +441,18 @@ impl Connection {
         self.frame.is_some()
     }
 
+    /// Whether the next frame waiting in the input is a whole close frame
+    /// header. A binding that hands events over in batches stops its batch
+    /// here, so the application answers the messages that came before the
+    /// close while the connection is still open, as it would event by event.
+    pub fn close_frame_next(&self) -> bool {
+        if !self.phase_done() || self.frame.is_some() || self.peer_closed || self.state == State::Closed {
+            return false;
+        }
+        let start = (self.rpos + self.deferred).min(self.inbuf.len());
+        matches!(FrameHeader::decode(&self.inbuf[start..]), Ok(Some((h, _))) if h.opcode == OpCode::Close)
+    }
+
     // ------------------------------------------------------------------
     // Output
     // ------------------------------------------------------------------
@@ -770,6 +782,9 @@ impl Connection {
         Ok(())
     }
 
+    // Inlined into `advance` (its only caller): returned through memory,
+    // the result enum costs store-forwarding stalls on every frame.
+    #[inline(always)]
     fn control_frame(&mut self, f: InFrame) -> Result<Option<Ready>, Error> {
         let len = f.header.len as usize;
         if self.inbuf.len() - self.rpos < len {
@@ -819,6 +834,9 @@ impl Connection {
         }))
     }
 
+    // Inlined into `advance` (its only caller): returned through memory,
+    // the result enum costs store-forwarding stalls on every frame.
+    #[inline(always)]
     fn data_frame(&mut self, mut f: InFrame) -> Result<Option<Ready>, Error> {
         let h = f.header;
         let start = self.rpos + f.kept;

@@ -1,0 +1,3 @@
+from typing import List, Tuple
+
+Headers = List[Tuple[bytes, bytes]]

@@ -1,0 +1,731 @@
+//! [`Engine`]: one `wsproto_core::Connection` with wsproto's semantics.
+//!
+//! The core and wsproto agree on the protocol but not on every convention,
+//! and the engine bridges the gaps:
+//!
+//! * wsproto never answers pings or closes by itself: the core runs with
+//!   `auto_pong` and `auto_close` off.
+//! * wsproto reports data frame by frame, as soon as bytes arrive
+//!   (`frame_finished` / `message_finished`): the core runs with
+//!   `partial_messages`, and [`Connection::in_frame`] tells frame boundaries.
+//!   Text pieces may end inside a code point; the engine holds those bytes
+//!   back (at most 3) as wsproto's incremental decoder does.
+//! * When the peer breaks the protocol, wsproto reports a `CloseConnection`
+//!   event and leaves the answer to the program, in the same state. The core
+//!   has already queued its own close frame and closed; the engine drops
+//!   that frame and sends what the program asks for through a fresh
+//!   send-only connection.
+//! * wsproto's `ConnectionState` has six values and moves on slightly
+//!   different events; the engine keeps it alongside the core's state.
+
+use std::collections::VecDeque;
+
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::{PyByteArray, PyBytes, PyString, PyTuple};
+use wsproto_core::close::{
+    is_valid_wire_code, ABNORMAL_CLOSURE, MAX_REASON_LEN, NORMAL, NO_STATUS_RCVD, TLS_HANDSHAKE,
+};
+use wsproto_core::frame::{FrameHeader, OpCode, MAX_HEADER_LEN};
+use wsproto_core::mask::apply_mask;
+use wsproto_core::random::{OsRandom, Random};
+use wsproto_core::State as CoreState;
+use wsproto_core::{
+    Accept, ClientHandshake, Config, Connection, DataKind, Error, ErrorKind, Event, Extension, Header, Role,
+};
+
+use crate::errors;
+use crate::events::{build, close_code, registry, state as state_member, Registry};
+use crate::extension::{take_pending, PyExtension};
+
+// wsproto's ConnectionState values.
+const CONNECTING: u8 = 0;
+const OPEN: u8 = 1;
+const REMOTE_CLOSING: u8 = 2;
+const LOCAL_CLOSING: u8 = 3;
+const CLOSED: u8 = 4;
+
+/// One connection: handshake helpers for `wsproto_rs.handshake` and the
+/// frame-level API of `wsproto_rs.connection.Connection`.
+#[pyclass(module = "wsproto_rs._native")]
+pub(crate) struct Engine {
+    role: Role,
+    config: Config,
+    /// `None` for a client until its request is written.
+    conn: Option<Exclusive<Connection>>,
+    /// wsproto's view of the state.
+    state: u8,
+    /// The peer broke the protocol: nothing more is read, and `conn` is a
+    /// fresh connection used only to encode what the program still sends.
+    failed: bool,
+    /// A data message is being sent in fragments.
+    sending: bool,
+    /// Events decoded and not yet taken, in order. An abandoned `events()`
+    /// iterator leaves the rest here for the next one, as wsproto's lazy
+    /// generator does.
+    queue: VecDeque<Py<PyAny>>,
+    /// The tail of a text piece that ends inside a code point.
+    carry: Vec<u8>,
+    /// Mask keys for frames the engine encodes itself.
+    rng: OsRandom,
+}
+
+/// Makes a `Send` value `Sync` by never lending it out through `&self`.
+///
+/// A `Connection` is `Send` but not `Sync` (its extension and random source
+/// need not be), while a Python object may be touched from any thread. This
+/// wrapper only gives the value out through `&mut self`, which PyO3 grants
+/// one caller at a time, so a shared `&Exclusive` gives access to nothing;
+/// the same reasoning as the standard library's unstable `Exclusive`.
+struct Exclusive<T>(T);
+
+// SAFETY: no method of `Exclusive` takes `&self`; the inner value is only
+// reachable through `get_mut(&mut self)`, so sharing references across
+// threads cannot race on it. `T: Send` lets the owner itself move threads.
+unsafe impl<T: Send> Sync for Exclusive<T> {}
+
+impl<T> Exclusive<T> {
+    fn get_mut(&mut self) -> &mut T {
+        &mut self.0
+    }
+}
+
+#[pymethods]
+impl Engine {
+    /// A connection of the given role, with optional limits (the core's
+    /// defaults otherwise).
+    #[new]
+    #[pyo3(signature = (client, max_frame_size=None, max_message_size=None, max_fragments=None, max_handshake_size=None, max_headers=None))]
+    fn new(
+        client: bool,
+        max_frame_size: Option<u64>,
+        max_message_size: Option<u64>,
+        max_fragments: Option<u32>,
+        max_handshake_size: Option<usize>,
+        max_headers: Option<usize>,
+    ) -> Engine {
+        let d = Config::default();
+        // Fields the core may add later keep their defaults.
+        #[allow(clippy::needless_update)]
+        let config = Config {
+            max_frame_size: max_frame_size.unwrap_or(d.max_frame_size),
+            max_message_size: max_message_size.unwrap_or(d.max_message_size),
+            max_fragments: max_fragments.unwrap_or(d.max_fragments),
+            max_handshake_size: max_handshake_size.unwrap_or(d.max_handshake_size),
+            max_headers: max_headers.unwrap_or(d.max_headers),
+            auto_pong: false,
+            auto_close: false,
+            partial_messages: true,
+            mask_seed: None,
+            ..d
+        };
+        Engine {
+            role: if client { Role::Client } else { Role::Server },
+            config,
+            conn: None,
+            state: CONNECTING,
+            failed: false,
+            sending: false,
+            queue: VecDeque::new(),
+            carry: Vec::new(),
+            rng: OsRandom::new(),
+        }
+    }
+
+    // ------------------------------------------------------------------
+    // Handshake phase (driven by wsproto_rs.handshake)
+    // ------------------------------------------------------------------
+
+    /// Server: waits for the opening request.
+    fn start_server(&mut self) {
+        self.conn = Some(Exclusive(Connection::server(self.config.clone())));
+    }
+
+    /// Client: writes the opening request and returns its bytes.
+    fn start_client<'py>(
+        &mut self,
+        py: Python<'py>,
+        host: String,
+        target: String,
+        subprotocols: Vec<String>,
+        extensions: Vec<Py<PyAny>>,
+        headers: Vec<(String, Vec<u8>)>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let extensions = self.adapt(py, extensions)?;
+        let hs = ClientHandshake { host, path: target, origin: None, subprotocols, extensions, headers };
+        let result = Connection::client(self.config.clone(), hs);
+        if let Some(e) = take_pending() {
+            return Err(e);
+        }
+        let mut conn = result.map_err(|e| local_error(py, &e))?;
+        let out = PyBytes::new(py, conn.output());
+        conn.consume_output(out.as_bytes().len());
+        self.conn = Some(Exclusive(conn));
+        Ok(out)
+    }
+
+    /// Feeds handshake bytes (`None` or empty: end of stream, as in h11).
+    fn feed(&mut self, data: Option<&[u8]>) {
+        if let Some(conn) = self.conn.as_mut().map(Exclusive::get_mut) {
+            match data {
+                Some(d) if !d.is_empty() => conn.receive(d),
+                _ => conn.receive_eof(),
+            }
+        }
+    }
+
+    /// The next handshake event as a tuple, `None` when more bytes are
+    /// needed. Stops at the first data event, which stays queued.
+    ///
+    /// * `("request", target, [(name, value)...])`
+    /// * `("accepted", subprotocol, [(name, value)...], [extension names])`
+    /// * `("rejected", status, [(name, value)...])`
+    /// * `("body", data, fin)`
+    /// * `("error", kind, detail)`: the peer's handshake is invalid.
+    fn poll_handshake<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyTuple>>> {
+        let Some(conn) = self.conn.as_mut().map(Exclusive::get_mut) else { return Ok(None) };
+        if self.state != CONNECTING {
+            return Ok(None);
+        }
+        let polled = conn.poll_event();
+        if let Some(err) = take_pending() {
+            // A Python extension's `finalize` raised: wsproto lets it through.
+            return Err(err);
+        }
+        let event = match polled {
+            Ok(Some(e)) => e,
+            Ok(None) => return Ok(None),
+            Err(e) => {
+                // wsproto sends nothing by itself: drop the core's answer.
+                conn.consume_output(usize::MAX);
+                let kind = format!("{:?}", e.kind());
+                return Ok(Some(("error", kind, e.detail().to_owned()).into_pyobject(py)?));
+            }
+        };
+        let headers = |h: &[Header]| -> Vec<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)> {
+            h.iter().map(|(k, v)| (PyBytes::new(py, k.as_bytes()), PyBytes::new(py, v))).collect()
+        };
+        let tuple = match event {
+            Event::Request(r) => ("request", r.target.clone(), headers(&r.headers)).into_pyobject(py)?,
+            Event::Accepted(r) => {
+                let names: Vec<String> = r.extensions.iter().map(|e| e.name.clone()).collect();
+                let t = ("accepted", r.subprotocol.clone(), headers(&r.headers), names).into_pyobject(py)?;
+                self.state = OPEN;
+                t
+            }
+            Event::Rejected(r) => ("rejected", r.status, headers(&r.headers)).into_pyobject(py)?,
+            Event::RejectBody { data, fin } => ("body", PyBytes::new(py, data), fin).into_pyobject(py)?,
+            _ => return Ok(None),
+        };
+        Ok(Some(tuple))
+    }
+
+    /// Server: accepts the request; returns the 101 response bytes.
+    fn accept<'py>(
+        &mut self,
+        py: Python<'py>,
+        subprotocol: Option<String>,
+        extensions: Vec<Py<PyAny>>,
+        headers: Vec<(String, Vec<u8>)>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let extensions = self.adapt(py, extensions)?;
+        let conn = self
+            .conn
+            .as_mut()
+            .map(Exclusive::get_mut)
+            .ok_or_else(|| local_msg(py, "no handshake request to accept"))?;
+        let result = conn.accept(Accept { subprotocol, extensions, headers });
+        if let Some(e) = take_pending() {
+            return Err(e);
+        }
+        result.map_err(|e| local_error(py, &e))?;
+        self.state = OPEN;
+        let out = PyBytes::new(py, conn.output());
+        conn.consume_output(out.as_bytes().len());
+        Ok(out)
+    }
+
+    /// Server: the program refused the request (the response is written by
+    /// the Python side in h11's format); nothing more is read.
+    fn reject(&mut self) {
+        self.conn = None;
+        self.state = CLOSED;
+    }
+
+    /// Starts an already upgraded connection (wsproto's `Connection`).
+    fn open(&mut self, py: Python<'_>, extensions: Vec<Py<PyAny>>) -> PyResult<()> {
+        let mut transform: Option<Box<dyn Extension>> = None;
+        for e in extensions {
+            if let Some(ext) = PyExtension::transform(py, e.bind(py), self.role)? {
+                transform = Some(Box::new(ext));
+                break;
+            }
+        }
+        self.conn = Some(Exclusive(Connection::open(self.role, self.config.clone(), transform)));
+        self.state = OPEN;
+        Ok(())
+    }
+
+    // ------------------------------------------------------------------
+    // Open phase: wsproto.connection.Connection
+    // ------------------------------------------------------------------
+
+    /// wsproto's `ConnectionState` value.
+    #[getter]
+    fn state_value(&self) -> u8 {
+        self.state
+    }
+
+    /// Forces wsproto's state (wsproto programs may assign `_state`).
+    fn set_state_value(&mut self, value: u8) {
+        self.state = value;
+    }
+
+    /// The `ConnectionState` member.
+    #[getter]
+    fn state<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        state_member(py, registry()?, self.state)
+    }
+
+    /// Feeds received bytes; `None` reports that the transport closed.
+    fn receive_data(&mut self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
+        if data.is_none() {
+            // RFC 6455 §7.1.5: no close frame was received, code 1006.
+            let reg = registry()?;
+            let code = close_code(py, reg, ABNORMAL_CLOSURE)?;
+            let ev = build(
+                py,
+                reg,
+                &reg.close,
+                &[(intern!(py, "code"), &code), (intern!(py, "reason"), &py.None().into_bound(py))],
+            )?;
+            self.queue.push_back(ev.unbind());
+            self.state = CLOSED;
+            return Ok(());
+        }
+        match self.state {
+            OPEN | LOCAL_CLOSING => {}
+            CLOSED => return Err(local_msg(py, "Connection already closed.")),
+            _ => return Ok(()),
+        }
+        if self.failed {
+            return Ok(());
+        }
+        let Some(conn) = self.conn.as_mut().map(Exclusive::get_mut) else { return Ok(()) };
+        if let Ok(b) = data.cast::<PyBytes>() {
+            conn.receive(b.as_bytes());
+        } else if let Ok(b) = data.cast::<PyByteArray>() {
+            conn.receive(&b.to_vec());
+        } else {
+            conn.receive(&payload_bytes(py, data)?);
+        }
+        Ok(())
+    }
+
+    /// An iterator over the events received so far: the engine itself.
+    fn events(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    /// The next event. When none is queued, decodes everything the received
+    /// bytes hold in one go (one call per batch, not per event).
+    fn __next__(&mut self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        if self.queue.is_empty() {
+            self.fill(py)?;
+        }
+        Ok(self.queue.pop_front())
+    }
+    /// Encodes an event and returns the bytes to send (wsproto's
+    /// `Connection.send`).
+    fn send<'py>(&mut self, py: Python<'py>, event: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+        let reg = registry()?;
+        let ty = event.get_type();
+        let st = self.state;
+        let is_data = ty.is(reg.text.bind(py)) || ty.is(reg.bytes.bind(py));
+        if (is_data || event.is_instance(reg.message.bind(py))?) && st == OPEN {
+            let data = event.getattr(intern!(py, "data"))?;
+            let fin = event.getattr(intern!(py, "message_finished"))?.is_truthy()?;
+            if let Some(out) = self.send_message(py, &data, fin)? {
+                return Ok(out);
+            }
+        } else if !is_data && event.is_instance(reg.ping.bind(py))? && st == OPEN {
+            let payload = event.getattr(intern!(py, "payload"))?;
+            let r = self.sender()?.send_ping(&payload_bytes(py, &payload)?);
+            r.map_err(|e| control_error(py, &e))?;
+        } else if !is_data && event.is_instance(reg.pong.bind(py))? && st == OPEN {
+            let payload = event.getattr(intern!(py, "payload"))?;
+            let r = self.sender()?.send_pong(&payload_bytes(py, &payload)?);
+            r.map_err(|e| control_error(py, &e))?;
+        } else if !is_data && event.is_instance(reg.close.bind(py))? && (st == OPEN || st == REMOTE_CLOSING) {
+            self.send_close(py, event)?;
+            self.state = if st == REMOTE_CLOSING { CLOSED } else { LOCAL_CLOSING };
+        } else {
+            let state = state_member(py, reg, st)?;
+            let msg = format!("Event {} cannot be sent in state {}.", event.str()?, state.str()?);
+            return Err(local_msg(py, &msg));
+        }
+        let conn = self.sender()?;
+        let out = PyBytes::new(py, conn.output());
+        conn.consume_output(out.as_bytes().len());
+        Ok(out)
+    }
+
+    /// Bytes the core queued and not yet handed out.
+    fn take_output<'py>(&mut self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        match self.conn.as_mut().map(Exclusive::get_mut) {
+            Some(conn) => {
+                let out = PyBytes::new(py, conn.output());
+                conn.consume_output(out.as_bytes().len());
+                out
+            }
+            None => PyBytes::new(py, b""),
+        }
+    }
+}
+
+impl Engine {
+    /// Decodes every event the buffered bytes hold into the queue.
+    fn fill(&mut self, py: Python<'_>) -> PyResult<()> {
+        let reg = registry()?;
+        if self.failed || self.state == CONNECTING {
+            return Ok(());
+        }
+        let Some(conn) = self.conn.as_mut().map(Exclusive::get_mut) else { return Ok(()) };
+        let out = &mut self.queue;
+        let k_data = intern!(py, "data");
+        let k_frame = intern!(py, "frame_finished");
+        let k_msg = intern!(py, "message_finished");
+        let t = pyo3::types::PyBool::new(py, true).to_owned().into_any();
+        let f = pyo3::types::PyBool::new(py, false).to_owned().into_any();
+        loop {
+            let event = match conn.poll_event() {
+                Ok(Some(e)) => e,
+                Ok(None) => break,
+                Err(e) => {
+                    let ev = fail_event(py, reg, &e, self.role)?;
+                    out.push_back(ev.unbind());
+                    self.fail();
+                    break;
+                }
+            };
+            match event {
+                Event::TextChunk { data, fin } => {
+                    let text = take_text(py, &mut self.carry, data, fin)?;
+                    let frame_done = fin || !conn.in_frame();
+                    let ev = build(
+                        py,
+                        reg,
+                        &reg.text,
+                        &[
+                            (k_data, &text),
+                            (k_frame, if frame_done { &t } else { &f }),
+                            (k_msg, if fin { &t } else { &f }),
+                        ],
+                    )?;
+                    out.push_back(ev.unbind());
+                }
+                Event::BinaryChunk { data, fin } => {
+                    let bytes = PyBytes::new(py, data).into_any();
+                    let frame_done = fin || !conn.in_frame();
+                    let ev = build(
+                        py,
+                        reg,
+                        &reg.bytes,
+                        &[
+                            (k_data, &bytes),
+                            (k_frame, if frame_done { &t } else { &f }),
+                            (k_msg, if fin { &t } else { &f }),
+                        ],
+                    )?;
+                    out.push_back(ev.unbind());
+                }
+                Event::Ping(p) => {
+                    let payload = PyBytes::new(py, p).into_any();
+                    out.push_back(build(py, reg, &reg.ping, &[(intern!(py, "payload"), &payload)])?.unbind());
+                }
+                Event::Pong(p) => {
+                    let payload = PyBytes::new(py, p).into_any();
+                    out.push_back(build(py, reg, &reg.pong, &[(intern!(py, "payload"), &payload)])?.unbind());
+                }
+                Event::Close { code, reason } => {
+                    let reason = PyString::new(py, reason).into_any();
+                    let code = close_code(py, reg, code)?;
+                    self.state = if self.state == LOCAL_CLOSING { CLOSED } else { REMOTE_CLOSING };
+                    let ev =
+                        build(py, reg, &reg.close, &[(intern!(py, "code"), &code), (intern!(py, "reason"), &reason)])?;
+                    out.push_back(ev.unbind());
+                }
+                Event::Text(s) => {
+                    let text = PyString::new(py, s).into_any();
+                    out.push_back(build(py, reg, &reg.text, &[(k_data, &text), (k_frame, &t), (k_msg, &t)])?.unbind());
+                }
+                Event::Binary(b) => {
+                    let bytes = PyBytes::new(py, b).into_any();
+                    out.push_back(
+                        build(py, reg, &reg.bytes, &[(k_data, &bytes), (k_frame, &t), (k_msg, &t)])?.unbind(),
+                    );
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn adapt(&self, py: Python<'_>, extensions: Vec<Py<PyAny>>) -> PyResult<Vec<Box<dyn Extension>>> {
+        extensions
+            .into_iter()
+            .map(|e| PyExtension::new(py, e, self.role).map(|x| Box::new(x) as Box<dyn Extension>))
+            .collect()
+    }
+
+    fn sender(&mut self) -> PyResult<&mut Connection> {
+        self.conn.as_mut().map(Exclusive::get_mut).ok_or_else(not_started)
+    }
+
+    /// The peer broke the protocol: keep a send-only connection for the
+    /// program's answer (wsproto leaves the state as it was).
+    fn fail(&mut self) {
+        self.failed = true;
+        self.sending = false;
+        self.carry.clear();
+        self.conn = Some(Exclusive(Connection::open(self.role, self.config.clone(), None)));
+    }
+
+    /// Sends a data message or fragment. A whole message on a connection
+    /// without a transform is encoded straight into the returned `bytes`
+    /// object with the core's frame encoder and masking (one copy of the
+    /// payload); everything else goes through the core's connection.
+    fn send_message<'py>(
+        &mut self,
+        py: Python<'py>,
+        data: &Bound<'py, PyAny>,
+        fin: bool,
+    ) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        let (kind, owned, bytes): (DataKind, Option<Vec<u8>>, &[u8]) = if let Ok(s) = data.cast::<PyString>() {
+            (DataKind::Text, None, str_utf8(s)?)
+        } else if let Ok(b) = data.cast::<PyBytes>() {
+            (DataKind::Binary, None, b.as_bytes())
+        } else {
+            let b = payload_bytes(py, data).map_err(|_| PyTypeError::new_err("Must provide bytes or text"))?;
+            (DataKind::Binary, Some(b.into_owned()), &[])
+        };
+        let payload = owned.as_deref().unwrap_or(bytes);
+        let sending = self.sending;
+        let client = self.role == Role::Client;
+        let conn = self.conn.as_mut().map(Exclusive::get_mut).ok_or_else(not_started)?;
+        if !sending && fin && conn.state() == CoreState::Open && conn.extension().is_none() && !conn.wants_write() {
+            let opcode = if kind == DataKind::Text { OpCode::Text } else { OpCode::Binary };
+            let mask = client.then(|| {
+                let mut key = [0u8; 4];
+                self.rng.fill(&mut key);
+                key
+            });
+            return Ok(Some(encode_frame(py, opcode, mask, payload)?));
+        }
+        let r = match (kind, !sending && fin) {
+            // The core checks text sent in fragments as UTF-8 across them.
+            (DataKind::Text, true) => match std::str::from_utf8(payload) {
+                Ok(text) => conn.send_text(text),
+                Err(_) => conn.send_fragment(DataKind::Text, payload, true),
+            },
+            (DataKind::Binary, true) => conn.send_binary(payload),
+            (kind, false) => conn.send_fragment(kind, payload, fin),
+        };
+        match r {
+            Ok(()) => {
+                self.sending = !fin;
+                Ok(None)
+            }
+            Err(e) if e.kind() == ErrorKind::FragmentMismatch => {
+                Err(PyTypeError::new_err("Data type mismatch inside message"))
+            }
+            Err(e) => Err(local_error(py, &e)),
+        }
+    }
+
+    fn send_close(&mut self, py: Python<'_>, event: &Bound<'_, PyAny>) -> PyResult<()> {
+        let code_obj = event.getattr(intern!(py, "code"))?;
+        let reason = event.getattr(intern!(py, "reason"))?;
+        let mut code: Option<u16> = if code_obj.is_none() { None } else { Some(code_obj.extract()?) };
+        // wsproto sends a close frame without a code only for the
+        // `CloseReason.NO_STATUS_RCVD` member itself (an identity test); a
+        // plain 1005 is a local-only code and becomes 1000 below.
+        let reg = registry()?;
+        if code == Some(NO_STATUS_RCVD) && code_obj.is(&close_code(py, reg, NO_STATUS_RCVD)?) {
+            code = None;
+        }
+        let reason: Option<String> = if reason.is_none() { None } else { Some(reason.extract()?) };
+        if code.is_none() && reason.as_deref().is_some_and(|r| !r.is_empty()) {
+            return Err(PyTypeError::new_err("cannot specify a reason without a code"));
+        }
+        // wsproto replaces codes that only exist locally by 1000.
+        if matches!(code, Some(NO_STATUS_RCVD | ABNORMAL_CLOSURE | TLS_HANDSHAKE)) {
+            code = Some(NORMAL);
+        }
+        let (wire, text) = match code {
+            None => (NO_STATUS_RCVD, String::new()),
+            Some(c) => (c, truncate_utf8(reason.unwrap_or_default(), MAX_REASON_LEN)),
+        };
+        if wire != NO_STATUS_RCVD && !is_valid_wire_code(wire) {
+            return Err(local_msg(py, &format!("close code {wire} may not be sent")));
+        }
+        self.sender()?.close(wire, &text).map_err(|e| local_error(py, &e))
+    }
+}
+
+fn not_started() -> PyErr {
+    pyo3::exceptions::PyRuntimeError::new_err("connection is not started")
+}
+
+/// One whole unfragmented frame as a new `bytes` object.
+fn encode_frame<'py>(
+    py: Python<'py>,
+    opcode: OpCode,
+    mask: Option<[u8; 4]>,
+    payload: &[u8],
+) -> PyResult<Bound<'py, PyBytes>> {
+    let header = FrameHeader { fin: true, rsv: 0, opcode, mask, len: payload.len() as u64 };
+    let mut head = [0u8; MAX_HEADER_LEN];
+    let n = header.encode_into(&mut head);
+    PyBytes::new_with(py, n + payload.len(), |buf| {
+        buf[..n].copy_from_slice(&head[..n]);
+        buf[n..].copy_from_slice(payload);
+        if let Some(key) = mask {
+            apply_mask(&mut buf[n..], key, 0);
+        }
+        Ok(())
+    })
+}
+
+extern "C" {
+    // In the stable ABI from Python 3.10 and exported by every CPython 3
+    // (pyo3 hides it for an abi3-py39 build): the string's own UTF-8 bytes,
+    // cached in the object, so sending text copies it once instead of twice.
+    fn PyUnicode_AsUTF8AndSize(
+        unicode: *mut pyo3::ffi::PyObject,
+        size: *mut pyo3::ffi::Py_ssize_t,
+    ) -> *const std::os::raw::c_char;
+}
+
+/// The UTF-8 bytes of a `str`, borrowed from the object. Lone surrogates
+/// raise `UnicodeEncodeError`, as `str.encode()` does.
+fn str_utf8<'a>(s: &'a Bound<'_, PyString>) -> PyResult<&'a [u8]> {
+    let mut len: pyo3::ffi::Py_ssize_t = 0;
+    // SAFETY: `s` is a live str; the returned buffer belongs to it and lives
+    // as long as the object, which the returned borrow of `s` guarantees.
+    unsafe {
+        let p = PyUnicode_AsUTF8AndSize(s.as_ptr(), &mut len);
+        if p.is_null() {
+            return Err(PyErr::fetch(s.py()));
+        }
+        Ok(std::slice::from_raw_parts(p.cast::<u8>(), len as usize))
+    }
+}
+
+/// The `CloseConnection` wsproto reports for a remote protocol error.
+fn fail_event<'py>(py: Python<'py>, reg: &Registry, e: &Error, role: Role) -> PyResult<Bound<'py, PyAny>> {
+    let code = close_code(py, reg, errors::remote_code(e))?;
+    let reason = PyString::new(py, &errors::remote_reason(e, role == Role::Client)).into_any();
+    build(py, reg, &reg.close, &[(intern!(py, "code"), &code), (intern!(py, "reason"), &reason)])
+}
+
+/// Decodes a text piece, holding back a code point split across pieces
+/// (at most 3 bytes), as wsproto's incremental decoder does. The core has
+/// validated the bytes already; CPython's decoder checks them once more as
+/// it builds the `str`, which is the only pass over them here.
+fn take_text<'py>(py: Python<'py>, carry: &mut Vec<u8>, data: &[u8], fin: bool) -> PyResult<Bound<'py, PyAny>> {
+    let joined;
+    let input: &[u8] = if carry.is_empty() {
+        data
+    } else {
+        joined = [carry.as_slice(), data].concat();
+        carry.clear();
+        &joined
+    };
+    let mut consumed: pyo3::ffi::Py_ssize_t = 0;
+    let consumed_ptr = if fin { std::ptr::null_mut() } else { &mut consumed as *mut _ };
+    // SAFETY: `input` is valid for its length; the decoder only reads it.
+    // With a `consumed` pointer an incomplete sequence at the end is left
+    // undecoded and reported through it instead of raising.
+    let text = unsafe {
+        let p = pyo3::ffi::PyUnicode_DecodeUTF8Stateful(
+            input.as_ptr().cast(),
+            input.len() as pyo3::ffi::Py_ssize_t,
+            c"strict".as_ptr(),
+            consumed_ptr,
+        );
+        Bound::from_owned_ptr_or_err(py, p)?
+    };
+    if !fin {
+        carry.extend_from_slice(&input[consumed as usize..]);
+    }
+    Ok(text)
+}
+
+/// Cuts a reason to `max` bytes without splitting a code point.
+fn truncate_utf8(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut cut = max;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+    }
+    s
+}
+
+/// The bytes of a bytes-like object (bytes, bytearray, memoryview...).
+fn payload_bytes<'a>(py: Python<'_>, obj: &'a Bound<'_, PyAny>) -> PyResult<std::borrow::Cow<'a, [u8]>> {
+    if let Ok(b) = obj.cast::<PyBytes>() {
+        return Ok(std::borrow::Cow::Borrowed(b.as_bytes()));
+    }
+    if let Ok(b) = obj.cast::<PyByteArray>() {
+        return Ok(std::borrow::Cow::Owned(b.to_vec()));
+    }
+    // wsproto takes bytes, bytearray and memoryview, nothing else (an int
+    // would make `bytes(n)` zeros).
+    obj.cast::<pyo3::types::PyMemoryView>()?;
+    let b = py.get_type::<PyBytes>().call1((obj,))?;
+    Ok(std::borrow::Cow::Owned(b.cast::<PyBytes>()?.as_bytes().to_vec()))
+}
+
+fn local_msg(py: Python<'_>, msg: &str) -> PyErr {
+    match registry() {
+        Ok(reg) => match reg.local_error.bind(py).call1((msg,)) {
+            Ok(e) => PyErr::from_value(e),
+            Err(e) => e,
+        },
+        Err(e) => e,
+    }
+}
+
+fn local_error(py: Python<'_>, e: &Error) -> PyErr {
+    local_msg(py, e.detail())
+}
+
+/// wsproto raises `ValueError` for control payloads over 125 bytes.
+fn control_error(py: Python<'_>, e: &Error) -> PyErr {
+    if e.kind() == ErrorKind::ControlTooLong {
+        PyValueError::new_err("payload too long for control frame")
+    } else {
+        local_error(py, e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::truncate_utf8;
+
+    #[test]
+    fn reasons_are_cut_on_code_point_boundaries() {
+        assert_eq!(truncate_utf8("abc".into(), 123), "abc");
+        assert_eq!(truncate_utf8("é".repeat(62), 123), "é".repeat(61));
+        assert_eq!(truncate_utf8("x".repeat(200), 123).len(), 123);
+        assert_eq!(truncate_utf8("😎".repeat(40), 123), "😎".repeat(30));
+    }
+}
