@@ -69,6 +69,7 @@ test-c: test-c-unit test-c-interop
 test-c-unit: c-deps check-header c-lib
 	$(CARGO) test -q -p wsproto-ffi
 	ROOT=$(ROOT) CC=$(CC) C_STATIC_DEPS="$(C_STATIC_DEPS)" ./ffi/tests/run.sh
+	$(PYTHON) ffi/tests/vectors.py $(C_LIBDIR)/libwsproto.so
 
 test-c-interop: c-deps examples-c venv node-peers
 	ROOT=$(ROOT) PY=$(PY) PEERS=$(PEERS) ./ffi/tests/interop/run.sh
