@@ -673,6 +673,11 @@ impl Connection {
         if !self.phase_done() || self.frame.is_some() || self.state == State::Closed || self.peer_closed {
             return None;
         }
+        // FIN, no RSV bits, text or binary: anything else (fragments,
+        // control frames) goes to the general path without a wasted decode.
+        if !matches!(self.inbuf.get(self.rpos), Some(0x81 | 0x82)) {
+            return None;
+        }
         let (h, n) = FrameHeader::decode(&self.inbuf[self.rpos..]).ok()??;
         let text = match h.opcode {
             OpCode::Text => true,
@@ -1130,7 +1135,12 @@ impl Connection {
         };
         let header = FrameHeader { fin, rsv, opcode, mask, len: payload.len() as u64 };
         self.out.reserve(payload.len() + crate::frame::MAX_HEADER_LEN);
-        header.encode(&mut self.out);
+        // Append the whole fixed-size header array and cut it back: a
+        // constant-size copy is two moves, a variable-size one a call.
+        let mut h = [0u8; crate::frame::MAX_HEADER_LEN];
+        let n = header.encode_into(&mut h);
+        self.out.extend_from_slice(&h);
+        self.out.truncate(self.out.len() - (h.len() - n));
         match mask {
             Some(key) => extend_masked(&mut self.out, payload, key),
             None => self.out.extend_from_slice(payload),

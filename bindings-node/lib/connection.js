@@ -1,0 +1,495 @@
+'use strict';
+// The sans-IO Connection: bytes in, events out; commands in, bytes out.
+//
+// The addon returns each batch of events as one Buffer of compact records
+// (src/events.rs describes the layout). This file walks those records and
+// hands each event to a "sink": `receiveData` collects plain event objects,
+// while the socket layer passes itself as the sink so that no intermediate
+// objects are made on the hot path.
+
+const N = require('./native.js');
+const { fromErrorInfo, invalidArgument } = require('./errors.js');
+
+// Record types; keep in sync with src/events.rs.
+const T_REQUEST = 1;
+const T_ACCEPTED = 2;
+const T_REJECTED = 3;
+const T_REJECT_BODY = 4;
+const T_TEXT = 5;
+const T_BINARY = 6;
+const T_TEXT_CHUNK = 7;
+const T_BINARY_CHUNK = 8;
+const T_PING = 9;
+const T_PONG = 10;
+const T_CLOSE = 11;
+const T_ERROR = 12;
+const T_MORE = 13;
+
+const STATES = ['CONNECTING', 'OPEN', 'LOCAL_CLOSING', 'REMOTE_CLOSING', 'CLOSED'];
+
+// Connections are freed when their Connection object is collected (or at
+// once with free()).
+const registry = new FinalizationRegistry((h) => N.free(h));
+
+// Strings up to this many UTF-16 units are encoded into a reused scratch
+// Buffer (3 bytes per unit at most), saving an allocation per message.
+const SCRATCH_CHARS = 16 * 1024;
+const scratch = Buffer.allocUnsafeSlow(SCRATCH_CHARS * 3);
+
+const EMPTY = Buffer.alloc(0);
+
+// Send staging. A native call costs more than framing a small message, so
+// small whole messages sent while the connection is open are written into
+// one shared staging Buffer (records of kind, length, payload) and handed
+// to the engine in one `sendBatch` call. Any other native call on any
+// connection first flushes the stage, so per-connection order is kept and
+// every observable (output, bufferedAmount, state) is exact. Staging is
+// only used when the send cannot fail, so errors still throw at once.
+const STAGE_SIZE = 64 * 1024;
+const STAGE_MAX = 8 * 1024;
+const stage = Buffer.allocUnsafeSlow(STAGE_SIZE);
+let stageOwner = null;
+let stageUsed = 0;
+
+function flushStage() {
+  const owner = stageOwner;
+  if (owner === null) return;
+  const used = stageUsed;
+  stageOwner = null;
+  stageUsed = 0;
+  try {
+    N.sendBatch(owner._h, stage, used);
+  } catch (err) {
+    // Only a broken connection (a caught panic) gets here. Report it to
+    // its owner, not to whichever connection's call flushed the stage.
+    owner._open = false;
+    owner._stageError = err;
+  }
+}
+
+/** Makes room for `need` bytes of records owned by `conn`. */
+function claimStage(conn, need) {
+  if (stageOwner !== conn || stageUsed + need > STAGE_SIZE) {
+    flushStage();
+    stageOwner = conn;
+  }
+}
+
+function writeRecordHeader(kind, at, len) {
+  stage[at] = kind;
+  stage[at + 1] = len & 255;
+  stage[at + 2] = (len >>> 8) & 255;
+  stage[at + 3] = (len >>> 16) & 255;
+  stage[at + 4] = len >>> 24;
+}
+
+/** Converts the accepted payload types to bytes. */
+function toBytes(data, what) {
+  if (data === undefined || data === null) return EMPTY;
+  if (data instanceof Uint8Array) return data;
+  if (typeof data === 'string') return Buffer.from(data, 'utf8');
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  throw invalidArgument(`${what} must be a string, Buffer, TypedArray, DataView or ArrayBuffer`);
+}
+
+function toLatin1Flat(headers) {
+  if (headers === undefined || headers === null) return undefined;
+  if (Array.isArray(headers)) return headers.map(String);
+  const flat = [];
+  for (const [k, v] of Object.entries(headers)) {
+    if (Array.isArray(v)) for (const x of v) flat.push(k, String(x));
+    else flat.push(k, String(v));
+  }
+  return flat;
+}
+
+/** Pulls the limit options out of a user's options object. */
+function nativeOptions(o) {
+  if (!o) return undefined;
+  return {
+    maxFrameSize: o.maxFrameSize,
+    maxMessageSize: o.maxMessageSize,
+    maxFragments: o.maxFragments,
+    maxHandshakeSize: o.maxHandshakeSize,
+    maxHeaders: o.maxHeaders,
+    autoPong: o.autoPong,
+    autoClose: o.autoClose,
+    partialMessages: o.partialMessages,
+    maskSeed: o.maskSeed,
+  };
+}
+
+function deflateOptions(d) {
+  if (!d) return undefined;
+  return d === true ? {} : d;
+}
+
+/**
+ * Walks one batch of records, calling the sink's methods in order.
+ * `textAsString` decides whether whole text messages arrive as strings.
+ * Returns true when the batch stopped before a close frame (T_MORE).
+ */
+function dispatch(conn, buf, sink, textAsString) {
+  const h = conn._h;
+  let more = false;
+  const n = buf.length;
+  let i = 0;
+  while (i < n) {
+    const type = buf[i];
+    const fin = buf[i + 1] === 1;
+    const len = buf[i + 4] | (buf[i + 5] << 8) | (buf[i + 6] << 16) | (buf[i + 7] * 0x1000000);
+    const s = i + 8;
+    const e = s + len;
+    i = e;
+    switch (type) {
+      case T_TEXT:
+        sink.onText(textAsString ? buf.utf8Slice(s, e) : buf.subarray(s, e));
+        break;
+      case T_BINARY:
+        sink.onBinary(buf.subarray(s, e));
+        break;
+      case T_TEXT_CHUNK:
+        sink.onChunk(false, buf.subarray(s, e), fin);
+        break;
+      case T_BINARY_CHUNK:
+        sink.onChunk(true, buf.subarray(s, e), fin);
+        break;
+      case T_PING:
+        sink.onPing(buf.subarray(s, e));
+        break;
+      case T_PONG:
+        sink.onPong(buf.subarray(s, e));
+        break;
+      case T_CLOSE:
+        sink.onClose(buf[s - 6] | (buf[s - 5] << 8), buf.utf8Slice(s, e));
+        break;
+      case T_REQUEST:
+        sink.onRequest(N.takeRequest(h));
+        break;
+      case T_ACCEPTED:
+        sink.onAccepted(N.takeResponse(h));
+        break;
+      case T_REJECTED:
+        sink.onRejected(N.takeResponse(h));
+        break;
+      case T_REJECT_BODY:
+        sink.onRejectBody(buf.subarray(s, e), fin);
+        break;
+      case T_ERROR:
+        sink.onError(fromErrorInfo(N.takeError(h)));
+        break;
+      case T_MORE:
+        more = true;
+        break;
+      default:
+        throw new Error(`wsproto-rs: unknown event record ${type}`);
+    }
+  }
+  return more;
+}
+
+/** The sink behind `receiveData`: one plain object per event. */
+class ArraySink {
+  constructor() {
+    this.events = [];
+  }
+  onText(data) {
+    this.events.push({ type: 'text', data });
+  }
+  onBinary(data) {
+    this.events.push({ type: 'binary', data });
+  }
+  onChunk(isBinary, data, fin) {
+    this.events.push({ type: isBinary ? 'binaryChunk' : 'textChunk', data, fin });
+  }
+  onPing(data) {
+    this.events.push({ type: 'ping', data });
+  }
+  onPong(data) {
+    this.events.push({ type: 'pong', data });
+  }
+  onClose(code, reason) {
+    this.events.push({ type: 'close', code, reason });
+  }
+  onRequest(request) {
+    this.events.push({ type: 'request', request });
+  }
+  onAccepted(response) {
+    this.events.push({ type: 'accepted', response });
+  }
+  onRejected(response) {
+    this.events.push({ type: 'rejected', response });
+  }
+  onRejectBody(data, fin) {
+    this.events.push({ type: 'rejectBody', data, fin });
+  }
+  onError(error) {
+    this.events.push({ type: 'error', error });
+  }
+}
+
+/** Rebuilds the request head Node's HTTP parser consumed, byte for byte. */
+function requestHead(req) {
+  let head = `${req.method} ${req.url} HTTP/${req.httpVersion}\r\n`;
+  const raw = req.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) head += `${raw[i]}: ${raw[i + 1]}\r\n`;
+  return Buffer.from(head + '\r\n', 'latin1');
+}
+
+class Connection {
+  /** @private Use the static constructors. */
+  constructor(handle, options) {
+    this._h = handle;
+    this._textAsString = !(options && options.textAs === 'buffer');
+    // Whether a whole-message send is sure to succeed (open, no fragmented
+    // message in progress): then it may be staged.
+    this._fragmenting = false;
+    this._stageError = null;
+    this._open = N.state(handle) === 1;
+    registry.register(this, handle, this);
+  }
+
+  /** A server that reads the opening request from the bytes it receives. */
+  static server(options) {
+    return new Connection(N.serverNew(nativeOptions(options)), options);
+  }
+
+  /**
+   * A client; its opening request is in `takeOutput()` at once.
+   * `options.host` is required; `path`, `origin`, `subprotocols`,
+   * `headers` and `deflate` are optional.
+   */
+  static client(options) {
+    if (!options || typeof options.host !== 'string') throw invalidArgument('client options need a host string');
+    const request = {
+      host: options.host,
+      path: options.path,
+      origin: options.origin,
+      subprotocols: options.subprotocols,
+      headers: toLatin1Flat(options.headers),
+      deflate: deflateOptions(options.deflate),
+    };
+    return new Connection(N.clientNew(nativeOptions(options), request), options);
+  }
+
+  /** A connection whose handshake happened elsewhere ('client' or 'server'). */
+  static open(role, options) {
+    if (role !== 'client' && role !== 'server') throw invalidArgument("role must be 'client' or 'server'");
+    return new Connection(N.openNew(role === 'client', nativeOptions(options)), options);
+  }
+
+  /**
+   * A server connection for a request Node's `http` module already parsed
+   * (the `upgrade` event's `req`). Returns `{ connection, request, error }`:
+   * `request` when the handshake is valid (answer with `accept` or
+   * `reject`), else `error`, whose HTTP response is queued in the output.
+   * Pass the upgrade event's `head` to `receiveData` after accepting.
+   */
+  static fromUpgradeRequest(req, options) {
+    const connection = Connection.server(options);
+    let request = null;
+    let error = null;
+    for (const ev of connection.receiveData(requestHead(req))) {
+      if (ev.type === 'request') request = ev.request;
+      else if (ev.type === 'error') error = ev.error;
+    }
+    if (!request && !error) {
+      error = invalidArgument('the upgrade request head is incomplete');
+    }
+    return { connection, request, error };
+  }
+
+  /**
+   * Feeds bytes from the transport (`null` at end of stream) and returns
+   * the events they complete, in order. A protocol failure is the last
+   * event, `{ type: 'error', error }`; its close frame is already queued.
+   */
+  receiveData(data) {
+    const bytes = data === null || data === undefined ? null : toBytes(data, 'data');
+    const sink = new ArraySink();
+    if (stageOwner !== null) flushStage();
+    let buf = N.receive(this._h, bytes, false);
+    this._syncOpen();
+    while (buf !== null && dispatch(this, buf, sink, this._textAsString)) {
+      buf = N.receive(this._h, EMPTY, false);
+      this._syncOpen();
+    }
+    return sink.events;
+  }
+
+  /**
+   * Like `receiveData`, but calls the sink's `on*` methods instead of
+   * building event objects. A close frame that follows other events is
+   * held back until the sink has handled them, so a handler can still
+   * answer a message that arrived just before the peer's close.
+   */
+  receiveInto(data, sink, textAsString = true) {
+    if (stageOwner !== null) flushStage();
+    let buf = N.receive(this._h, data, true);
+    this._syncOpen();
+    while (buf !== null && dispatch(this, buf, sink, textAsString)) {
+      if (stageOwner !== null) flushStage();
+      buf = N.receive(this._h, EMPTY, true);
+      this._syncOpen();
+    }
+  }
+
+  _syncOpen() {
+    this._open = !this._fragmenting && N.state(this._h) === 1;
+  }
+
+  /** Server: accepts the request (`subprotocol`, `headers`, `deflate`). */
+  accept(options) {
+    const o = options || {};
+    if (stageOwner !== null) flushStage();
+    N.accept(this._h, {
+      subprotocol: o.subprotocol ?? undefined,
+      headers: toLatin1Flat(o.headers),
+      deflate: deflateOptions(o.deflate),
+    });
+    this._syncOpen();
+  }
+
+  /** Server: refuses the request with any status, headers and body. */
+  reject(options) {
+    const o = options || {};
+    const body = o.body === undefined ? undefined : toBytes(o.body, 'body');
+    if (stageOwner !== null) flushStage();
+    N.reject(this._h, { status: o.status, headers: toLatin1Flat(o.headers) }, body);
+  }
+
+  /** Sends a text message (a string, or UTF-8 bytes). */
+  sendText(text) {
+    if (typeof text === 'string') {
+      if (this._open && text.length <= STAGE_MAX / 3) {
+        claimStage(this, 5 + text.length * 3);
+        const n = stage.utf8Write(text, stageUsed + 5);
+        writeRecordHeader(1, stageUsed, n);
+        stageUsed += 5 + n;
+        return;
+      }
+      if (stageOwner !== null) flushStage();
+      if (text.length <= SCRATCH_CHARS) {
+        N.sendText(this._h, scratch, scratch.utf8Write(text, 0));
+      } else {
+        N.sendText(this._h, Buffer.from(text, 'utf8'));
+      }
+    } else {
+      // Bytes are checked for UTF-8 by the engine, at once.
+      if (stageOwner !== null) flushStage();
+      N.sendText(this._h, toBytes(text, 'text'));
+    }
+  }
+
+  /** Sends a binary message (bytes, or a string sent as its UTF-8). */
+  sendBinary(data) {
+    const bytes = data instanceof Uint8Array ? data : toBytes(data, 'data');
+    const len = bytes.length;
+    if (this._open && len <= STAGE_MAX) {
+      claimStage(this, 5 + len);
+      writeRecordHeader(2, stageUsed, len);
+      stage.set(bytes, stageUsed + 5);
+      stageUsed += 5 + len;
+      return;
+    }
+    if (stageOwner !== null) flushStage();
+    N.sendBinary(this._h, bytes);
+  }
+
+  /**
+   * Sends one fragment of a message of `kind` ('text' or 'binary'); the
+   * first call starts the message, `fin` ends it.
+   */
+  sendFragment(kind, data, fin) {
+    if (kind !== 'text' && kind !== 'binary') throw invalidArgument("kind must be 'text' or 'binary'");
+    if (stageOwner !== null) flushStage();
+    N.sendFragment(this._h, kind === 'text', toBytes(data, 'data'), Boolean(fin));
+    this._fragmenting = !fin;
+    this._syncOpen();
+  }
+
+  /** Sends a ping (at most 125 bytes). */
+  ping(data) {
+    if (stageOwner !== null) flushStage();
+    N.ping(this._h, toBytes(data, 'data'));
+  }
+
+  /** Sends a pong (at most 125 bytes). */
+  pong(data) {
+    if (stageOwner !== null) flushStage();
+    N.pong(this._h, toBytes(data, 'data'));
+  }
+
+  /** Starts or answers the closing handshake; 1005 sends no code. */
+  close(code = 1000, reason = '') {
+    if (!Number.isInteger(code) || code < 0 || code > 65535) throw invalidArgument('close code must be an integer');
+    if (typeof reason !== 'string') throw invalidArgument('close reason must be a string');
+    if (stageOwner !== null) flushStage();
+    N.close(this._h, code, reason);
+    this._syncOpen();
+  }
+
+  /** The bytes to write to the transport, or null. */
+  takeOutput() {
+    if (stageOwner !== null) flushStage();
+    if (this._stageError) {
+      const err = this._stageError;
+      this._stageError = null;
+      throw err;
+    }
+    return N.takeOutput(this._h);
+  }
+
+  /** 'CONNECTING', 'OPEN', 'LOCAL_CLOSING', 'REMOTE_CLOSING' or 'CLOSED'. */
+  get state() {
+    return STATES[N.state(this._h)];
+  }
+
+  get isClient() {
+    return N.isClient(this._h);
+  }
+
+  /** Bytes waiting in the output (not yet taken). */
+  get bufferedAmount() {
+    if (stageOwner === this) flushStage();
+    return N.bufferedOut(this._h);
+  }
+
+  /** Received bytes not yet turned into events. */
+  get bufferedIn() {
+    return N.bufferedIn(this._h);
+  }
+
+  /** True once closed with all output taken: close the transport. */
+  get shouldCloseTransport() {
+    return N.shouldCloseTransport(this._h);
+  }
+
+  /** Frees empty buffers; call on idle connections. */
+  releaseMemory() {
+    N.releaseMemory(this._h);
+  }
+
+  /**
+   * Frees the native connection now instead of at garbage collection;
+   * any later call throws WSPROTO_LOCAL_INVALID_HANDLE.
+   */
+  free() {
+    if (stageOwner !== null) flushStage();
+    this._open = false;
+    registry.unregister(this);
+    N.free(this._h);
+  }
+}
+
+/**
+ * Picks the subprotocol to accept: the first of `supported` (the server's
+ * preference order) that the client offered, or null.
+ */
+function selectSubprotocol(offered, supported) {
+  for (const p of supported) if (offered.includes(p)) return p;
+  return null;
+}
+
+module.exports = { Connection, selectSubprotocol, requestHead, toBytes };

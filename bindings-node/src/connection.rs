@@ -1,0 +1,436 @@
+//! The native connection API: free functions over a connection handle
+//! (see `handles` for why not a class). `lib/connection.js` wraps them in
+//! the public `Connection` class with argument conversion and events.
+
+use std::collections::VecDeque;
+
+use std::ptr;
+
+use napi::bindgen_prelude::{BufferSlice, FromNapiValue};
+use napi::{sys, Env, Error, Result};
+use napi_derive::napi;
+use wsproto_core::{Accept, ClientHandshake, Connection, DataKind, Event, Reject, Role, State};
+
+use crate::errors::{core_error, guard, invalid_argument, napi_error, JsError, JsResult};
+use crate::events::{self, header, push, record, T_ACCEPTED, T_ERROR, T_MORE, T_REJECTED, T_REQUEST};
+use crate::handles::{Local, Table};
+use crate::handshake::{ErrorInfo, RequestInfo, ResponseInfo};
+use crate::options::{self, AcceptOptions, ClientRequestOptions, ConnectionOptions, RejectOptions};
+
+/// A payload at least this large ends its batch: the batch Buffer is then
+/// built straight from the engine's buffer, skipping the copy into the
+/// arena, so a large message is copied once on its way to JavaScript.
+const LARGE_PAYLOAD: usize = 16 << 10;
+
+/// Output at least this large leaves as external memory instead of a copy.
+const HAND_OVER_OUTPUT: usize = 256 << 10;
+
+/// One wsproto connection plus the batch it is building.
+#[derive(Debug)]
+struct Native {
+    conn: Connection,
+    arena: Vec<u8>,
+    requests: VecDeque<RequestInfo>,
+    responses: VecDeque<ResponseInfo>,
+    errors: VecDeque<ErrorInfo>,
+    poisoned: bool,
+}
+
+thread_local! {
+    static CONNECTIONS: Local<Native> = const { Local::new(Table::new()) };
+}
+
+fn insert(conn: Connection) -> JsResult<u32> {
+    let native = Native {
+        conn,
+        arena: Vec::new(),
+        requests: VecDeque::new(),
+        responses: VecDeque::new(),
+        errors: VecDeque::new(),
+        poisoned: false,
+    };
+    CONNECTIONS
+        .with(|t| t.borrow_mut().insert(native))
+        .ok_or_else(|| Error::new("WSPROTO_LOCAL_TOO_MANY_CONNECTIONS".to_owned(), "the connection table is full"))
+}
+
+fn bad_handle() -> JsError {
+    Error::new("WSPROTO_LOCAL_INVALID_HANDLE".to_owned(), "the connection was freed or never existed")
+}
+
+/// Runs `f` on the connection behind `h`, with panics caught.
+#[inline]
+fn with<R>(h: u32, f: impl FnOnce(&mut Native) -> JsResult<R>) -> JsResult<R> {
+    CONNECTIONS.with(|t| {
+        let mut table = t.borrow_mut();
+        let native = table.get_mut(h).ok_or_else(bad_handle)?;
+        let mut poisoned = native.poisoned;
+        let r = guard(&mut poisoned, || f(native));
+        native.poisoned = poisoned;
+        r
+    })
+}
+
+/// Like `with` for infallible reads.
+#[inline]
+fn read<R>(h: u32, f: impl FnOnce(&Native) -> R) -> JsResult<R> {
+    CONNECTIONS.with(|t| t.borrow_mut().get_mut(h).map(|n| f(n)).ok_or_else(bad_handle))
+}
+
+/// A new JS Buffer holding `parts` back to back.
+///
+/// Batches and ordinary output are copied into memory V8 allocates rather
+/// than handed over as external memory: an external Buffer would take our
+/// Vec, so the next batch would start in freshly allocated (page-faulting)
+/// memory, which costs more than copying a few kilobytes.
+fn new_buffer<'env>(env: &'env Env, parts: &[&[u8]]) -> JsResult<BufferSlice<'env>> {
+    let len = parts.iter().map(|p| p.len()).sum();
+    let raw_env = env.raw();
+    let mut value = ptr::null_mut();
+    let mut data = ptr::null_mut();
+    let mut actual = 0usize;
+    // SAFETY: plain N-API calls on the current environment; the data
+    // pointer is re-read with napi_get_buffer_info as napi-rs does, and
+    // exactly `len` bytes are written to it.
+    unsafe {
+        let status = sys::napi_create_buffer(raw_env, len, ptr::null_mut(), &mut value);
+        if status != sys::Status::napi_ok {
+            return Err(Error::new("WSPROTO_NAPI_ALLOCATION".to_owned(), format!("could not allocate {len} bytes")));
+        }
+        if len > 0 {
+            let status = sys::napi_get_buffer_info(raw_env, value, &mut data, &mut actual);
+            if status != sys::Status::napi_ok || actual != len || data.is_null() {
+                return Err(Error::new("WSPROTO_NAPI_ALLOCATION".to_owned(), "could not reach the new Buffer"));
+            }
+            let mut at = data.cast::<u8>();
+            for p in parts {
+                ptr::copy_nonoverlapping(p.as_ptr(), at, p.len());
+                at = at.add(p.len());
+            }
+        }
+        BufferSlice::from_napi_value(raw_env, value).map_err(napi_error)
+    }
+}
+
+fn utf8(data: &[u8]) -> JsResult<&str> {
+    simdutf8::basic::from_utf8(data).map_err(|_| invalid_argument("text is not valid UTF-8"))
+}
+
+fn prefix(data: &[u8], len: Option<u32>) -> JsResult<&[u8]> {
+    match len {
+        None => Ok(data),
+        Some(n) => data.get(..n as usize).ok_or_else(|| invalid_argument("len is past the end of the data")),
+    }
+}
+
+fn clamp(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// Creates a server connection that parses the opening request from the
+/// bytes it receives; returns its handle.
+#[napi]
+pub fn server_new(options: Option<ConnectionOptions>) -> Result<u32, String> {
+    let config = options::config(options)?;
+    insert(Connection::server(config))
+}
+
+/// Creates a client connection (its opening request is already in the
+/// output); returns its handle.
+#[napi]
+pub fn client_new(options: Option<ConnectionOptions>, request: ClientRequestOptions) -> Result<u32, String> {
+    let mut poisoned = false;
+    let conn = guard(&mut poisoned, || {
+        let config = options::config(options)?;
+        let extensions = match &request.deflate {
+            Some(d) => vec![options::deflate(Role::Client, d)?],
+            None => Vec::new(),
+        };
+        let hs = ClientHandshake {
+            host: request.host,
+            path: request.path.unwrap_or_else(|| "/".to_owned()),
+            origin: request.origin,
+            subprotocols: request.subprotocols.unwrap_or_default(),
+            extensions,
+            headers: options::headers(request.headers)?,
+        };
+        Connection::client(config, hs).map_err(core_error)
+    })?;
+    insert(conn)
+}
+
+/// Creates a connection whose handshake happened elsewhere: frames flow at
+/// once. Returns its handle.
+#[napi]
+pub fn open_new(is_client: bool, options: Option<ConnectionOptions>) -> Result<u32, String> {
+    let role = if is_client { Role::Client } else { Role::Server };
+    let config = options::config(options)?;
+    insert(Connection::open(role, config, None))
+}
+
+/// Frees a connection; later calls with its handle fail. Returns whether
+/// the handle was live (freeing twice is harmless).
+#[napi]
+pub fn free(h: u32) -> bool {
+    CONNECTIONS.with(|t| t.borrow_mut().remove(h))
+}
+
+/// Feeds bytes (or, with `null`, the end of the stream) and returns every
+/// event they complete as one Buffer of records (see `events`), or `null`
+/// when there is none. A protocol failure ends the batch with an error
+/// record; its close frame is already queued.
+///
+/// A batch that ends with a "more" record wants another `receive` call
+/// with an empty Buffer for the rest: after a large payload (see
+/// `LARGE_PAYLOAD`), and with `holdClose` before a close frame that follows
+/// other events, so the caller answers messages while the connection is
+/// still open.
+#[napi]
+pub fn receive<'env>(
+    env: &'env Env,
+    h: u32,
+    data: Option<&[u8]>,
+    hold_close: Option<bool>,
+) -> Result<Option<BufferSlice<'env>>, String> {
+    let hold_close = hold_close.unwrap_or(false);
+    with(h, |n| {
+        let Native { conn, arena, requests, responses, errors, .. } = n;
+        match data {
+            Some(d) => {
+                conn.receive(d);
+                arena.reserve(d.len() + events::HEADER_LEN * 4);
+            }
+            None => conn.receive_eof(),
+        }
+        loop {
+            if hold_close && !arena.is_empty() && conn.close_frame_next() {
+                push(arena, T_MORE, true, 0, &[]);
+                break;
+            }
+            match conn.poll_event() {
+                Ok(None) => break,
+                Ok(Some(ev)) => match record(&ev) {
+                    Some((ty, fin, code, payload)) if payload.len() >= LARGE_PAYLOAD => {
+                        let head = header(ty, fin, code, payload.len());
+                        let more = header(T_MORE, true, 0, 0);
+                        let buf = new_buffer(env, &[&arena[..], &head, payload, &more])?;
+                        arena.clear();
+                        return Ok(Some(buf));
+                    }
+                    Some((ty, fin, code, payload)) => push(arena, ty, fin, code, payload),
+                    None => match ev {
+                        Event::Request(r) => {
+                            requests.push_back(RequestInfo::from(&r));
+                            push(arena, T_REQUEST, true, 0, &[]);
+                        }
+                        Event::Accepted(r) => {
+                            responses.push_back(ResponseInfo::from(&r));
+                            push(arena, T_ACCEPTED, true, 0, &[]);
+                        }
+                        Event::Rejected(r) => {
+                            responses.push_back(ResponseInfo::from(&r));
+                            push(arena, T_REJECTED, true, 0, &[]);
+                        }
+                        _ => unreachable!("record() covers every payload event"),
+                    },
+                },
+                Err(e) => {
+                    errors.push_back(ErrorInfo::from(&e));
+                    push(arena, T_ERROR, true, e.close_code().unwrap_or(0), &[]);
+                    break;
+                }
+            }
+        }
+        if arena.is_empty() {
+            return Ok(None);
+        }
+        let buf = new_buffer(env, &[&arena[..]])?;
+        arena.clear();
+        Ok(Some(buf))
+    })
+}
+
+/// The request behind the oldest unread request record.
+#[napi]
+pub fn take_request(h: u32) -> Result<Option<RequestInfo>, String> {
+    with(h, |n| Ok(n.requests.pop_front()))
+}
+
+/// The response behind the oldest unread accepted/rejected record.
+#[napi]
+pub fn take_response(h: u32) -> Result<Option<ResponseInfo>, String> {
+    with(h, |n| Ok(n.responses.pop_front()))
+}
+
+/// The failure behind the oldest unread error record.
+#[napi]
+pub fn take_error(h: u32) -> Result<Option<ErrorInfo>, String> {
+    with(h, |n| Ok(n.errors.pop_front()))
+}
+
+/// Server: accepts the pending request.
+#[napi]
+pub fn accept(h: u32, options: Option<AcceptOptions>) -> Result<(), String> {
+    with(h, |n| {
+        let o = options.unwrap_or_default();
+        let extensions = match &o.deflate {
+            Some(d) => vec![options::deflate(Role::Server, d)?],
+            None => Vec::new(),
+        };
+        let accept = Accept { subprotocol: o.subprotocol, extensions, headers: options::headers(o.headers)? };
+        n.conn.accept(accept).map_err(core_error)
+    })
+}
+
+/// Server: refuses the pending request with any HTTP response.
+#[napi]
+pub fn reject(h: u32, options: Option<RejectOptions>, body: Option<&[u8]>) -> Result<(), String> {
+    with(h, |n| {
+        let o = options.unwrap_or_default();
+        let reject = Reject {
+            status: o.status.unwrap_or(400),
+            headers: options::headers(o.headers)?,
+            body: body.unwrap_or_default().to_vec(),
+        };
+        n.conn.reject(&reject).map_err(core_error)
+    })
+}
+
+/// Sends a text message given as UTF-8 bytes. `len` limits it to a prefix,
+/// so JS can encode into a reused scratch Buffer.
+#[napi]
+pub fn send_text(h: u32, data: &[u8], len: Option<u32>) -> Result<(), String> {
+    with(h, |n| n.conn.send_text(utf8(prefix(data, len)?)?).map_err(core_error))
+}
+
+/// Sends a binary message.
+#[napi]
+pub fn send_binary(h: u32, data: &[u8], len: Option<u32>) -> Result<(), String> {
+    with(h, |n| n.conn.send_binary(prefix(data, len)?).map_err(core_error))
+}
+
+/// Sends one fragment of a message; `fin` ends it.
+#[napi]
+pub fn send_fragment(h: u32, is_text: bool, data: &[u8], fin: bool) -> Result<(), String> {
+    with(h, |n| {
+        let kind = if is_text { DataKind::Text } else { DataKind::Binary };
+        n.conn.send_fragment(kind, data, fin).map_err(core_error)
+    })
+}
+
+/// Sends a ping (at most 125 bytes).
+#[napi]
+pub fn ping(h: u32, data: Option<&[u8]>) -> Result<(), String> {
+    with(h, |n| n.conn.send_ping(data.unwrap_or_default()).map_err(core_error))
+}
+
+/// Sends a pong (at most 125 bytes).
+#[napi]
+pub fn pong(h: u32, data: Option<&[u8]>) -> Result<(), String> {
+    with(h, |n| n.conn.send_pong(data.unwrap_or_default()).map_err(core_error))
+}
+
+/// Starts or answers the closing handshake; code 1005 sends no code.
+#[napi]
+pub fn close(h: u32, code: u16, reason: Option<String>) -> Result<(), String> {
+    with(h, |n| n.conn.close(code, reason.as_deref().unwrap_or("")).map_err(core_error))
+}
+
+/// Takes the bytes to write to the transport (`null` when none).
+#[napi]
+pub fn take_output<'env>(env: &'env Env, h: u32) -> Result<Option<BufferSlice<'env>>, String> {
+    with(h, |n| {
+        let conn = &mut n.conn;
+        let pending = conn.output().len();
+        if pending == 0 {
+            return Ok(None);
+        }
+        if pending >= HAND_OVER_OUTPUT {
+            // Large output (a big message) is handed over without a copy:
+            // the engine allocates anew for its next output either way.
+            return BufferSlice::from_data(env, conn.take_output()).map(Some).map_err(napi_error);
+        }
+        let b = new_buffer(env, &[conn.output()])?;
+        conn.consume_output(pending);
+        Ok(Some(b))
+    })
+}
+
+/// The state as a number: 0 CONNECTING, 1 OPEN, 2 LOCAL_CLOSING,
+/// 3 REMOTE_CLOSING, 4 CLOSED.
+#[napi]
+pub fn state(h: u32) -> Result<u32, String> {
+    read(h, |n| match n.conn.state() {
+        State::Connecting => 0,
+        State::Open => 1,
+        State::LocalClosing => 2,
+        State::RemoteClosing => 3,
+        State::Closed => 4,
+    })
+}
+
+/// Whether this is the client end.
+#[napi]
+pub fn is_client(h: u32) -> Result<bool, String> {
+    read(h, |n| n.conn.role() == Role::Client)
+}
+
+/// Bytes waiting in the output.
+#[napi]
+pub fn buffered_out(h: u32) -> Result<u32, String> {
+    read(h, |n| clamp(n.conn.output().len()))
+}
+
+/// Received bytes not yet turned into events.
+#[napi]
+pub fn buffered_in(h: u32) -> Result<u32, String> {
+    read(h, |n| clamp(n.conn.buffered_in()))
+}
+
+/// Closed and all output taken: close the transport now.
+#[napi]
+pub fn should_close_transport(h: u32) -> Result<bool, String> {
+    read(h, |n| n.conn.should_close_transport())
+}
+
+/// Frees empty buffers (for idle connections).
+#[napi]
+pub fn release_memory(h: u32) -> Result<(), String> {
+    with(h, |n| {
+        n.conn.release_memory();
+        n.arena = Vec::new();
+        Ok(())
+    })
+}
+
+/// Panics on purpose, so the tests can prove that a panic becomes a
+/// `WSPROTO_PANIC` error and disables the connection.
+#[napi(js_name = "__testPanic")]
+pub fn test_panic(h: u32) -> Result<(), String> {
+    with(h, |_| panic!("deliberate panic for the test suite"))
+}
+
+/// Sends many whole messages in one call. `batch[..used]` holds records of
+/// a kind byte (1 text, 2 binary), a little-endian u32 length and the
+/// payload; the JS layer fills it from small sends so that a burst of small
+/// messages crosses the boundary once. Stops at the first failure, which
+/// the JS layer prevents by staging only while the connection is open.
+#[napi]
+pub fn send_batch(h: u32, batch: &[u8], used: u32) -> Result<(), String> {
+    with(h, |n| {
+        let mut rest = prefix(batch, Some(used))?;
+        while !rest.is_empty() {
+            let (head, tail) = rest.split_at_checked(5).ok_or_else(|| invalid_argument("truncated batch record"))?;
+            let len = u32::from_le_bytes([head[1], head[2], head[3], head[4]]) as usize;
+            let (payload, tail) =
+                tail.split_at_checked(len).ok_or_else(|| invalid_argument("batch record past the end"))?;
+            match head[0] {
+                1 => n.conn.send_text(utf8(payload)?).map_err(core_error)?,
+                2 => n.conn.send_binary(payload).map_err(core_error)?,
+                k => return Err(invalid_argument(format!("unknown batch record kind {k}"))),
+            }
+            rest = tail;
+        }
+        Ok(())
+    })
+}
