@@ -2,14 +2,14 @@
  * A non-blocking WebSocket echo server on 127.0.0.1, built on epoll and the
  * wsproto C API in callback mode.
  *
- *   echo_server PORT [-q] [-z]
+ *   echo_server PORT [-q] [-Z]
  *
  * PORT 0 picks a free port. The first line printed is
  * "listening on 127.0.0.1:PORT". Every text and binary message is echoed,
  * pings are answered (auto_pong), close frames are answered (auto_close),
  * and protocol violations close the connection with the right close code.
- * -q prints nothing per connection (for load tests); -z accepts
- * permessage-deflate compression. SIGINT/SIGTERM stop the server cleanly,
+ * -q prints nothing per connection (for load tests); -Z refuses
+ * permessage-deflate (accepted by default). SIGINT/SIGTERM stop the server cleanly,
  * freeing every connection.
  */
 #define _GNU_SOURCE
@@ -173,14 +173,15 @@ static void accept_all(int lfd, const wsproto_config *cfg) {
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: %s PORT [-q] [-z]\n", argv[0]);
+        fprintf(stderr, "usage: %s PORT [-q] [-Z]\n", argv[0]);
         return 2;
     }
     int port = atoi(argv[1]);
-    int deflate = 0;
+    int deflate = 1; /* -Z turns permessage-deflate off; -z (on) is the default */
     for (int i = 2; i < argc; i++) {
         if (strcmp(argv[i], "-q") == 0) quiet = 1;
         else if (strcmp(argv[i], "-z") == 0) deflate = 1;
+        else if (strcmp(argv[i], "-Z") == 0) deflate = 0;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
 

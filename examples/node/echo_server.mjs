@@ -16,7 +16,9 @@ const server = http.createServer((req, res) => {
   res.end('this is a WebSocket echo server\n');
 });
 
-const wss = new WebSocketServer({ server });
+// permessage-deflate is accepted when a client offers it (the server keeps
+// no compression context between messages).
+const wss = new WebSocketServer({ server, deflate: { serverNoContextTakeover: true } });
 wss.on('connection', (ws) => {
   ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
   ws.on('error', (err) => console.error(`connection error: ${err.code}: ${err.message}`));

@@ -47,7 +47,7 @@ check() {  # check NAME COMMAND...
   fi
 }
 
-start c_server "$EX/echo_server" 0 -q
+start c_server "$EX/echo_server" 0 -q -Z
 cport=$port
 check "python websockets client -> C echo server" timeout 120 "$PY" "$HERE/py_client.py" "$cport"
 check "node ws client -> C echo server" timeout 60 env NODE_PATH="$PEERS/node_modules" node "$HERE/node_client.js" "$cport"
