@@ -24,6 +24,8 @@ use wsproto_core::{Config, Connection, Event, Role};
 
 const SIZES: &[(usize, &str)] =
     &[(16, "16B"), (125, "125B"), (1 << 10, "1KiB"), (64 << 10, "64KiB"), (1 << 20, "1MiB")];
+/// How much encoded output is collected before it is written to the sink.
+const WRITE_BUFFER: usize = 16 << 10;
 /// Read sizes: a typical socket read, and the whole stream at once.
 const FEEDS: &[(usize, &str)] = &[(64 << 10, "read64k"), (usize::MAX, "whole")];
 
@@ -220,22 +222,31 @@ fn encode_group(c: &mut Criterion, masked: bool) {
         group.throughput(Throughput::Bytes((size * n) as u64));
 
         // Each library writes its frames to the same kind of sink, which
-        // copies them as a socket write would.
+        // copies them as a socket write would. Ours is written out whenever
+        // 16 KiB are pending, and tungstenite's write buffer is set to the
+        // same size (fastwebsockets writes every frame at once).
         let mut conn = Connection::open(if masked { Role::Client } else { Role::Server }, Config::default(), None);
         let mut sink = Loop::new(&[], 1);
+        let flush = |conn: &mut Connection, sink: &mut Loop| {
+            sink.write_all(conn.output()).expect("sink");
+            let written = conn.output().len();
+            conn.consume_output(written);
+        };
         group.bench_function(BenchmarkId::new("ours", label), |b| {
             b.iter(|| {
                 for _ in 0..n {
                     conn.send_binary(&payload).expect("open");
+                    if conn.output().len() >= WRITE_BUFFER {
+                        flush(&mut conn, &mut sink);
+                    }
                 }
-                sink.write_all(conn.output()).expect("sink");
-                let written = conn.output().len();
-                conn.consume_output(written);
+                flush(&mut conn, &mut sink);
             })
         });
 
         let role = if masked { tungstenite::protocol::Role::Client } else { tungstenite::protocol::Role::Server };
-        let mut ws = tungstenite::WebSocket::from_raw_socket(Loop::new(&[], 1), role, None);
+        let config = tungstenite::protocol::WebSocketConfig::default().write_buffer_size(WRITE_BUFFER);
+        let mut ws = tungstenite::WebSocket::from_raw_socket(Loop::new(&[], 1), role, Some(config));
         let bytes = tungstenite::Bytes::from(payload.clone());
         group.bench_function(BenchmarkId::new("tungstenite", label), |b| {
             b.iter(|| {

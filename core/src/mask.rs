@@ -119,8 +119,8 @@ unsafe fn xor_words(dst: *mut u8, src: *const u8, len: usize, key: [u8; 4]) {
 mod avx2 {
     use std::arch::x86_64::{__m256i, _mm256_loadu_si256, _mm256_set1_epi32, _mm256_storeu_si256, _mm256_xor_si256};
 
-    /// The word kernel up to a 32-byte boundary of `dst` (a store that
-    /// straddles cache lines costs two), then 128 bytes per iteration (four
+    /// For long runs, the word kernel up to a 32-byte boundary of `dst` (a
+    /// store that straddles cache lines costs two), then 128 bytes per iteration (four
     /// independent lanes keep the load ports busy), then 32-byte lanes, then
     /// the word kernel for the tail. The lanes start `head` bytes into the
     /// payload, so they use the key rotated by `head`; every lane is a
@@ -131,9 +131,9 @@ mod avx2 {
     /// The CPU must support AVX2; otherwise as for [`super::xor`].
     #[target_feature(enable = "avx2")]
     pub(super) unsafe fn xor(dst: *mut u8, src: *const u8, len: usize, key: [u8; 4]) {
-        let head = (dst as usize).wrapping_neg() & 31;
-        let head = if len >= head + 32 { head } else { 0 };
-        // SAFETY: `head < len`, inside the caller's regions.
+        // Aligning pays off only for long runs; short ones start at once.
+        let head = if len >= 512 { (dst as usize).wrapping_neg() & 31 } else { 0 };
+        // SAFETY: `head < 32 <= len`, inside the caller's regions.
         unsafe { super::xor_words(dst, src, head, key) };
         let k = _mm256_set1_epi32(i32::from_ne_bytes(super::rotate(key, head)));
         let mut i = head;

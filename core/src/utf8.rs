@@ -27,17 +27,16 @@ impl Utf8Validator {
     /// Validates the next piece of the message.
     pub fn feed(&mut self, mut input: &[u8]) -> Result<(), InvalidUtf8> {
         if self.carry_len > 0 {
-            // Complete the carried code point byte by byte.
+            // Complete the carried code point with as many bytes as it needs.
+            let have = self.carry_len as usize;
             let need = width(self.carry[0]);
-            while (self.carry_len as usize) < need {
-                let Some((&b, rest)) = input.split_first() else {
-                    // Still incomplete; but is what we hold already impossible?
-                    return check_prefix(&self.carry[..self.carry_len as usize]);
-                };
-                self.carry[self.carry_len as usize] = b;
-                self.carry_len += 1;
-                input = rest;
-                check_prefix(&self.carry[..self.carry_len as usize])?;
+            let take = (need - have).min(input.len());
+            self.carry[have..have + take].copy_from_slice(&input[..take]);
+            input = &input[take..];
+            if have + take < need {
+                // Still incomplete; but is what we hold already impossible?
+                self.carry_len = (have + take) as u8;
+                return check_prefix(&self.carry[..have + take]);
             }
             if std::str::from_utf8(&self.carry[..need]).is_err() {
                 return Err(InvalidUtf8);
@@ -77,16 +76,33 @@ impl Utf8Validator {
 /// Validates a complete piece of text in one go.
 #[inline]
 pub fn validate(input: &[u8]) -> Result<&str, InvalidUtf8> {
+    // Short pieces (small messages, fragments) are often plain ASCII, which
+    // a word-at-a-time check settles faster than a general validator.
+    if input.len() < 64 {
+        if input.is_ascii() {
+            return Ok(assume_valid(input));
+        }
+        // The vector validator handles 64-byte blocks only and would fall
+        // back to a byte-at-a-time loop; pad with ASCII instead (which keeps
+        // both valid and invalid input so) and validate a single block.
+        let mut block = [b' '; 64];
+        block[..input.len()].copy_from_slice(input);
+        return match simdutf8::basic::from_utf8(&block) {
+            Ok(_) => Ok(assume_valid(input)),
+            Err(_) => Err(InvalidUtf8),
+        };
+    }
     simdutf8::basic::from_utf8(input).map_err(|_| InvalidUtf8)
 }
 
-/// Views bytes that an incremental [`Utf8Validator`] has already accepted
-/// in full (every piece fed and `finish` returned `Ok`) as a `str`.
+/// Views bytes already known to be UTF-8 as a `str`: accepted in full by an
+/// incremental [`Utf8Validator`] (every piece fed and `finish` returned
+/// `Ok`), or checked by [`validate`] (as ASCII, or as a padded copy).
 ///
 /// This is the crate's one use of `unsafe` outside masking: re-validating a
 /// message that arrived in pieces would double the cost of every large text
-/// message. Callers uphold the contract by construction in `connection.rs`;
-/// debug builds re-check it.
+/// message. Callers uphold the contract by construction in `connection.rs`
+/// and here; debug builds re-check it.
 #[inline]
 pub(crate) fn assume_valid(input: &[u8]) -> &str {
     debug_assert!(std::str::from_utf8(input).is_ok());
