@@ -1,12 +1,17 @@
 //! Where mask keys and handshake nonces come from.
 //!
 //! The core never reaches for randomness on its own: a connection owns a
-//! [`Random`] source. The default reads the operating system's generator in
-//! blocks, so a client pays one system call per 64 frames rather than per
-//! frame; tests inject a seeded source so that every byte on the wire is
+//! [`Random`] source. The default, [`OsRandom`], is a ChaCha12 stream cipher
+//! seeded from the operating system's generator (the construction `rand`'s
+//! thread RNG uses): mask keys stay unpredictable (RFC 6455 §10.3) without a
+//! system call per frame, which would cost more than encoding a small
+//! message. Tests inject a seeded source so that every byte on the wire is
 //! reproducible.
 
 use std::fmt;
+
+use rand_chacha::rand_core::{RngCore, SeedableRng};
+use rand_chacha::ChaCha12Rng;
 
 /// A source of random bytes for mask keys (§5.3) and `Sec-WebSocket-Key`.
 pub trait Random: Send {
@@ -14,16 +19,15 @@ pub trait Random: Send {
     fn fill(&mut self, buf: &mut [u8]);
 }
 
-/// The operating system's generator, read 256 bytes at a time.
+/// ChaCha12 keyed from the operating system's generator, per connection.
 pub struct OsRandom {
-    pool: [u8; 256],
-    pos: usize,
+    rng: Option<ChaCha12Rng>,
 }
 
 impl OsRandom {
-    /// Creates a source; the first use reads the OS generator.
+    /// Creates a source; the first use reads the OS generator for its key.
     pub fn new() -> Self {
-        OsRandom { pool: [0; 256], pos: 256 }
+        OsRandom { rng: None }
     }
 }
 
@@ -41,16 +45,14 @@ impl fmt::Debug for OsRandom {
 
 impl Random for OsRandom {
     fn fill(&mut self, buf: &mut [u8]) {
-        for b in buf {
-            if self.pos == self.pool.len() {
-                // Without OS randomness there is no safe way to mask; the
-                // generator failing is an unrecoverable environment fault.
-                getrandom::getrandom(&mut self.pool).expect("the OS random generator failed");
-                self.pos = 0;
-            }
-            *b = self.pool[self.pos];
-            self.pos += 1;
-        }
+        let rng = self.rng.get_or_insert_with(|| {
+            let mut seed = [0u8; 32];
+            // Without OS randomness there is no safe way to mask; the
+            // generator failing is an unrecoverable environment fault.
+            getrandom::getrandom(&mut seed).expect("the OS random generator failed");
+            ChaCha12Rng::from_seed(seed)
+        });
+        rng.fill_bytes(buf);
     }
 }
 
