@@ -7,6 +7,7 @@ EXAMPLE_TARGETS += examples-rust
 .PHONY: lint test-rust fuzz-smoke demo-rust examples-rust bench-rust
 
 lint:
+	python3 scripts/check_versions.py
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
