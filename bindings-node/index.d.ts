@@ -228,6 +228,12 @@ export declare function state(h: number): number
 /** The failure behind the oldest unread error record. */
 export declare function takeError(h: number): ErrorInfo | null
 
+/**
+ * The payload of the oldest unread record flagged external: the engine's
+ * buffer itself, which goes back to the spare pool once collected.
+ */
+export declare function takeLarge(h: number): Buffer | null
+
 /** Takes the bytes to write to the transport (`null` when none). */
 export declare function takeOutput(h: number): Buffer | null
 

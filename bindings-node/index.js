@@ -857,6 +857,7 @@ module.exports.serverNew = nativeBinding.serverNew
 module.exports.shouldCloseTransport = nativeBinding.shouldCloseTransport
 module.exports.state = nativeBinding.state
 module.exports.takeError = nativeBinding.takeError
+module.exports.takeLarge = nativeBinding.takeLarge
 module.exports.takeOutput = nativeBinding.takeOutput
 module.exports.takeRequest = nativeBinding.takeRequest
 module.exports.takeResponse = nativeBinding.takeResponse

@@ -24,6 +24,8 @@ const T_PONG = 10;
 const T_CLOSE = 11;
 const T_ERROR = 12;
 const T_MORE = 13;
+// Record flag: the payload is not in the batch; N.takeLarge returns it.
+const EXTERNAL = 2;
 
 const STATES = ['CONNECTING', 'OPEN', 'LOCAL_CLOSING', 'REMOTE_CLOSING', 'CLOSED'];
 
@@ -137,23 +139,29 @@ function dispatch(conn, buf, sink, textAsString) {
   let i = 0;
   while (i < n) {
     const type = buf[i];
-    const fin = buf[i + 1] === 1;
+    const flags = buf[i + 1];
+    const fin = (flags & 1) === 1;
     const len = buf[i + 4] | (buf[i + 5] << 8) | (buf[i + 6] << 16) | (buf[i + 7] * 0x1000000);
     const s = i + 8;
     const e = s + len;
     i = e;
     switch (type) {
       case T_TEXT:
-        sink.onText(textAsString ? buf.utf8Slice(s, e) : buf.subarray(s, e));
+        if (flags & EXTERNAL) {
+          const big = N.takeLarge(h);
+          sink.onText(textAsString ? big.utf8Slice(0, big.length) : big);
+        } else {
+          sink.onText(textAsString ? buf.utf8Slice(s, e) : buf.subarray(s, e));
+        }
         break;
       case T_BINARY:
-        sink.onBinary(buf.subarray(s, e));
+        sink.onBinary(flags & EXTERNAL ? N.takeLarge(h) : buf.subarray(s, e));
         break;
       case T_TEXT_CHUNK:
-        sink.onChunk(false, buf.subarray(s, e), fin);
+        sink.onChunk(false, flags & EXTERNAL ? N.takeLarge(h) : buf.subarray(s, e), fin);
         break;
       case T_BINARY_CHUNK:
-        sink.onChunk(true, buf.subarray(s, e), fin);
+        sink.onChunk(true, flags & EXTERNAL ? N.takeLarge(h) : buf.subarray(s, e), fin);
         break;
       case T_PING:
         sink.onPing(buf.subarray(s, e));

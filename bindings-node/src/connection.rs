@@ -2,8 +2,9 @@
 //! (see `handles` for why not a class). `lib/connection.js` wraps them in
 //! the public `Connection` class with argument conversion and events.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
-
+use std::ops::Range;
 use std::ptr;
 
 use napi::bindgen_prelude::{BufferSlice, FromNapiValue};
@@ -25,6 +26,41 @@ const LARGE_PAYLOAD: usize = 16 << 10;
 /// Output at least this large leaves as external memory instead of a copy.
 const HAND_OVER_OUTPUT: usize = 256 << 10;
 
+/// A data payload at least this large is handed to JavaScript in the
+/// engine's own buffer (external memory, no copy), provided the bytes
+/// received after it, which must move to the engine's next buffer, are
+/// fewer than half as many: otherwise copying the payload is cheaper.
+const HAND_OVER_PAYLOAD: usize = 128 << 10;
+
+/// Buffers JavaScript released (see `recycle`) kept for reuse, at most.
+const SPARES_MAX: usize = 8;
+/// Larger released buffers are freed rather than kept.
+const SPARE_MAX_CAPACITY: usize = 64 << 20;
+
+thread_local! {
+    /// Released hand-over buffers. Reusing them spares the page faults of
+    /// fresh memory, which cost about as much as copying the message.
+    static SPARES: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Keeps a buffer JavaScript no longer references for the next hand-over.
+fn recycle(v: Vec<u8>) {
+    if v.capacity() > SPARE_MAX_CAPACITY {
+        return;
+    }
+    // `try_with`: at thread exit the pool may be gone; then just free.
+    let _ = SPARES.try_with(|s| {
+        let mut s = s.borrow_mut();
+        if s.len() < SPARES_MAX {
+            s.push(v);
+        }
+    });
+}
+
+fn spare() -> Vec<u8> {
+    SPARES.with(|s| s.borrow_mut().pop()).unwrap_or_default()
+}
+
 /// One wsproto connection plus the batch it is building.
 #[derive(Debug)]
 struct Native {
@@ -33,6 +69,9 @@ struct Native {
     requests: VecDeque<RequestInfo>,
     responses: VecDeque<ResponseInfo>,
     errors: VecDeque<ErrorInfo>,
+    /// Payloads handed over in the engine's buffers, for records flagged
+    /// `events::EXTERNAL`, oldest first.
+    large: VecDeque<(Vec<u8>, Range<usize>)>,
     poisoned: bool,
 }
 
@@ -47,6 +86,7 @@ fn insert(conn: Connection) -> JsResult<u32> {
         requests: VecDeque::new(),
         responses: VecDeque::new(),
         errors: VecDeque::new(),
+        large: VecDeque::new(),
         poisoned: false,
     };
     CONNECTIONS
@@ -194,7 +234,9 @@ pub fn receive<'env>(
 ) -> Result<Option<BufferSlice<'env>>, String> {
     let hold_close = hold_close.unwrap_or(false);
     with(h, |n| {
-        let Native { conn, arena, requests, responses, errors, .. } = n;
+        let Native { conn, arena, requests, responses, errors, large, .. } = n;
+        // Left over only if JavaScript abandoned a batch (a sink threw).
+        large.clear();
         match data {
             Some(d) => {
                 conn.receive(d);
@@ -207,9 +249,26 @@ pub fn receive<'env>(
                 push(arena, T_MORE, true, 0, &[]);
                 break;
             }
+            // What the event leaves behind is at most what was pending
+            // before it, less its payload.
+            let pending = conn.buffered_in();
             match conn.poll_event() {
                 Ok(None) => break,
                 Ok(Some(ev)) => match record(&ev) {
+                    Some((ty, fin, code, payload))
+                        if payload.len() >= HAND_OVER_PAYLOAD
+                            && events::is_data(ty)
+                            && pending.saturating_sub(payload.len()) <= payload.len() / 2 =>
+                    {
+                        let len = payload.len();
+                        let mut head = header(ty, fin, code, 0);
+                        head[1] |= events::EXTERNAL;
+                        arena.extend_from_slice(&head);
+                        let mut buf = spare();
+                        let range = conn.swap_payload_buffer(&mut buf).expect("a data event's payload is buffered");
+                        debug_assert_eq!(range.len(), len);
+                        large.push_back((buf, range));
+                    }
                     Some((ty, fin, code, payload)) if payload.len() >= LARGE_PAYLOAD => {
                         let head = header(ty, fin, code, payload.len());
                         let more = header(T_MORE, true, 0, 0);
@@ -248,6 +307,27 @@ pub fn receive<'env>(
         arena.clear();
         Ok(Some(buf))
     })
+}
+
+/// The payload of the oldest unread record flagged external: the engine's
+/// buffer itself, which goes back to the spare pool once collected.
+#[napi]
+pub fn take_large<'env>(env: &'env Env, h: u32) -> Result<Option<BufferSlice<'env>>, String> {
+    let Some((mut v, range)) = with(h, |n| Ok(n.large.pop_front()))? else {
+        return Ok(None);
+    };
+    if range.is_empty() {
+        recycle(v);
+        return BufferSlice::from_data(env, Vec::new()).map(Some).map_err(napi_error);
+    }
+    let start = v[range.clone()].as_mut_ptr();
+    // SAFETY: `start..start + range.len()` lies inside `v`'s initialized
+    // bytes; `v` moves into the finalizer unchanged (moving a Vec does not
+    // move its heap memory), so the bytes stay valid until JavaScript
+    // collects the Buffer, and nothing else references them.
+    unsafe { BufferSlice::from_external(env, start, range.len(), v, |_, v| recycle(v)) }
+        .map(Some)
+        .map_err(napi_error)
 }
 
 /// The request behind the oldest unread request record.

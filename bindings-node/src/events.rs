@@ -4,7 +4,8 @@
 //!
 //! ```text
 //! byte 0     type (the T_* constants; lib/connection.js mirrors them)
-//! byte 1     flags: bit 0 = fin (last piece of a message or body)
+//! byte 1     flags: bit 0 = fin (last piece of a message or body),
+//!            bit 1 = external (see below)
 //! bytes 2-3  close code, little-endian (close records only)
 //! bytes 4-7  payload length, little-endian
 //! ...        payload (message data, ping/pong data, close reason)
@@ -13,7 +14,9 @@
 //! JavaScript walks the records and slices payloads out of the one Buffer,
 //! so a batch of a thousand small messages costs one native call and one
 //! allocation instead of a thousand of each. Request, response and error
-//! records carry no payload: their details wait in side queues.
+//! records carry no payload: their details wait in side queues. So do
+//! large data payloads (flag "external", length 0 in the record): each is
+//! handed over in the engine's own buffer by `takeLarge`, without a copy.
 
 use wsproto_core::Event;
 
@@ -31,6 +34,15 @@ pub const T_CLOSE: u8 = 11;
 pub const T_ERROR: u8 = 12;
 /// The batch stopped before a close frame: call `receive` again.
 pub const T_MORE: u8 = 13;
+
+/// Flag bit: the payload is not in the batch; `takeLarge` returns it.
+pub const EXTERNAL: u8 = 2;
+
+/// Whether a record type carries message data (which may be external).
+#[inline]
+pub fn is_data(ty: u8) -> bool {
+    matches!(ty, T_TEXT | T_BINARY | T_TEXT_CHUNK | T_BINARY_CHUNK)
+}
 
 /// Size of a record header.
 pub const HEADER_LEN: usize = 8;

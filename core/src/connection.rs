@@ -453,6 +453,35 @@ impl Connection {
         matches!(FrameHeader::decode(&self.inbuf[start..]), Ok(Some((h, _))) if h.opcode == OpCode::Close)
     }
 
+    /// After `poll_event` returned an event with a payload, swaps the buffer
+    /// holding that payload with `spare` and returns where the payload lies
+    /// in it, so a binding can hand a large message to its runtime without
+    /// copying it. The connection goes on in `spare`'s memory (cleared, then
+    /// holding a copy of the bytes received after the payload), which lets
+    /// the caller recycle buffers. For a close event the range covers the
+    /// whole close payload (code, then reason). `None`, with `spare`
+    /// untouched, when the last event had no payload or it was already
+    /// consumed (by `receive`, `poll_event` or `release_memory`).
+    pub fn swap_payload_buffer(&mut self, spare: &mut Vec<u8>) -> Option<Range<usize>> {
+        if self.clear_msgbuf {
+            // Assembled in `msgbuf`, which holds nothing else.
+            self.clear_msgbuf = false;
+            spare.clear();
+            std::mem::swap(&mut self.msgbuf, spare);
+            return Some(0..spare.len());
+        }
+        if self.deferred == 0 {
+            return None;
+        }
+        let range = self.rpos..self.rpos + self.deferred;
+        spare.clear();
+        spare.extend_from_slice(&self.inbuf[range.end..]);
+        std::mem::swap(&mut self.inbuf, spare);
+        self.rpos = 0;
+        self.deferred = 0;
+        Some(range)
+    }
+
     // ------------------------------------------------------------------
     // Output
     // ------------------------------------------------------------------
