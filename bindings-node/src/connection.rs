@@ -33,9 +33,11 @@ const HAND_OVER_OUTPUT: usize = 256 << 10;
 const HAND_OVER_PAYLOAD: usize = 128 << 10;
 
 /// Buffers JavaScript released (see `recycle`) kept for reuse, at most.
-const SPARES_MAX: usize = 8;
+const SPARES_MAX: usize = 16;
 /// Larger released buffers are freed rather than kept.
-const SPARE_MAX_CAPACITY: usize = 64 << 20;
+const SPARE_MAX_CAPACITY: usize = 16 << 20;
+/// At most this much idle memory is kept in the pool per thread.
+const SPARES_MAX_BYTES: usize = 32 << 20;
 
 thread_local! {
     /// Released hand-over buffers. Reusing them spares the page faults of
@@ -51,14 +53,22 @@ fn recycle(v: Vec<u8>) {
     // `try_with`: at thread exit the pool may be gone; then just free.
     let _ = SPARES.try_with(|s| {
         let mut s = s.borrow_mut();
-        if s.len() < SPARES_MAX {
+        let kept: usize = s.iter().map(Vec::capacity).sum();
+        if s.len() < SPARES_MAX && kept + v.capacity() <= SPARES_MAX_BYTES {
             s.push(v);
         }
     });
 }
 
-fn spare() -> Vec<u8> {
-    SPARES.with(|s| s.borrow_mut().pop()).unwrap_or_default()
+/// The buffer the engine goes on in after handing over a payload of `len`
+/// bytes: a released one, else one sized for another such message, so that
+/// the next one does not grow it by doubling (each step a copy of
+/// everything so far into fresh memory).
+fn spare(len: usize) -> Vec<u8> {
+    match SPARES.with(|s| s.borrow_mut().pop()) {
+        Some(v) if v.capacity() >= len => v,
+        _ => Vec::with_capacity(len.saturating_add(len / 4).min(SPARE_MAX_CAPACITY)),
+    }
 }
 
 /// One wsproto connection plus the batch it is building.
@@ -234,100 +244,146 @@ pub fn receive<'env>(
 ) -> Result<Option<BufferSlice<'env>>, String> {
     let hold_close = hold_close.unwrap_or(false);
     with(h, |n| {
-        let Native { conn, arena, requests, responses, errors, large, .. } = n;
         // Left over only if JavaScript abandoned a batch (a sink threw).
-        large.clear();
+        n.large.clear();
         match data {
             Some(d) => {
-                conn.receive(d);
-                arena.reserve(d.len() + events::HEADER_LEN * 4);
-            }
-            None => conn.receive_eof(),
-        }
-        loop {
-            if hold_close && !arena.is_empty() && conn.close_frame_next() {
-                push(arena, T_MORE, true, 0, &[]);
-                break;
-            }
-            // What the event leaves behind is at most what was pending
-            // before it, less its payload.
-            let pending = conn.buffered_in();
-            match conn.poll_event() {
-                Ok(None) => break,
-                Ok(Some(ev)) => match record(&ev) {
-                    Some((ty, fin, code, payload))
-                        if payload.len() >= HAND_OVER_PAYLOAD
-                            && events::is_data(ty)
-                            && pending.saturating_sub(payload.len()) <= payload.len() / 2 =>
-                    {
-                        let len = payload.len();
-                        let mut head = header(ty, fin, code, 0);
-                        head[1] |= events::EXTERNAL;
-                        arena.extend_from_slice(&head);
-                        let mut buf = spare();
-                        let range = conn.swap_payload_buffer(&mut buf).expect("a data event's payload is buffered");
-                        debug_assert_eq!(range.len(), len);
-                        large.push_back((buf, range));
+                n.arena.reserve(d.len() + events::HEADER_LEN * 4);
+                let mut d = d;
+                if let Some(cut) = cut_point(&n.conn, d.len()) {
+                    n.conn.receive(&d[..cut]);
+                    if !matches!(drain(env, n, hold_close, false)?, Drained::Idle) {
+                        return finish(env, n);
                     }
-                    Some((ty, fin, code, payload)) if payload.len() >= LARGE_PAYLOAD => {
-                        let head = header(ty, fin, code, payload.len());
-                        let more = header(T_MORE, true, 0, 0);
-                        let buf = new_buffer(env, &[&arena[..], &head, payload, &more])?;
-                        arena.clear();
-                        return Ok(Some(buf));
-                    }
-                    Some((ty, fin, code, payload)) => push(arena, ty, fin, code, payload),
-                    None => match ev {
-                        Event::Request(r) => {
-                            requests.push_back(RequestInfo::from(&r));
-                            push(arena, T_REQUEST, true, 0, &[]);
-                        }
-                        Event::Accepted(r) => {
-                            responses.push_back(ResponseInfo::from(&r));
-                            push(arena, T_ACCEPTED, true, 0, &[]);
-                        }
-                        Event::Rejected(r) => {
-                            responses.push_back(ResponseInfo::from(&r));
-                            push(arena, T_REJECTED, true, 0, &[]);
-                        }
-                        _ => unreachable!("record() covers every payload event"),
-                    },
-                },
-                Err(e) => {
-                    errors.push_back(ErrorInfo::from(&e));
-                    push(arena, T_ERROR, true, e.close_code().unwrap_or(0), &[]);
-                    break;
+                    d = &d[cut..];
                 }
+                n.conn.receive(d);
+            }
+            None => n.conn.receive_eof(),
+        }
+        match drain(env, n, hold_close, true)? {
+            Drained::Batch(buf) => Ok(Some(buf)),
+            Drained::Idle | Drained::Stopped => finish(env, n),
+        }
+    })
+}
+
+/// Where to cut a read so that the large message being received ends at
+/// the end of the engine's buffer: handed over from there, it leaves no
+/// bytes of the next frame behind to copy into the engine's next buffer.
+fn cut_point(conn: &Connection, len: usize) -> Option<usize> {
+    if conn.config().partial_messages {
+        return None;
+    }
+    let to_come = usize::try_from(conn.frame_payload_to_come()?).ok()?;
+    (to_come > 0 && to_come < len && conn.buffered_in().saturating_add(to_come) >= HAND_OVER_PAYLOAD).then_some(to_come)
+}
+
+/// How `drain` ended.
+enum Drained<'env> {
+    /// All events are recorded; the engine wants more input.
+    Idle,
+    /// Stopped before a held close frame or after an error: feed nothing.
+    Stopped,
+    /// The batch ended at a large copied payload: return it as it is.
+    Batch(BufferSlice<'env>),
+}
+
+/// Records the events the buffered input completes. With `may_end`, a
+/// large payload not handed over ends the batch (see `LARGE_PAYLOAD`).
+fn drain<'env>(env: &'env Env, n: &mut Native, hold_close: bool, may_end: bool) -> JsResult<Drained<'env>> {
+    let Native { conn, arena, requests, responses, errors, large, .. } = n;
+    loop {
+        if hold_close && !arena.is_empty() && conn.close_frame_next() {
+            push(arena, T_MORE, true, 0, &[]);
+            return Ok(Drained::Stopped);
+        }
+        // What the event leaves behind is at most what was pending before
+        // it, less its payload.
+        let pending = conn.buffered_in();
+        match conn.poll_event() {
+            Ok(None) => return Ok(Drained::Idle),
+            Ok(Some(ev)) => match record(&ev) {
+                Some((ty, fin, code, payload))
+                    if payload.len() >= HAND_OVER_PAYLOAD
+                        && events::is_data(ty)
+                        && pending.saturating_sub(payload.len()) <= payload.len() / 2 =>
+                {
+                    let len = payload.len();
+                    let mut head = header(ty, fin, code, 0);
+                    head[1] |= events::EXTERNAL;
+                    arena.extend_from_slice(&head);
+                    let mut buf = spare(len);
+                    let range = conn.swap_payload_buffer(&mut buf).expect("a data event's payload is buffered");
+                    debug_assert_eq!(range.len(), len);
+                    large.push_back((buf, range));
+                }
+                Some((ty, fin, code, payload)) if may_end && payload.len() >= LARGE_PAYLOAD => {
+                    let head = header(ty, fin, code, payload.len());
+                    let more = header(T_MORE, true, 0, 0);
+                    let buf = new_buffer(env, &[&arena[..], &head, payload, &more])?;
+                    arena.clear();
+                    return Ok(Drained::Batch(buf));
+                }
+                Some((ty, fin, code, payload)) => push(arena, ty, fin, code, payload),
+                None => match ev {
+                    Event::Request(r) => {
+                        requests.push_back(RequestInfo::from(&r));
+                        push(arena, T_REQUEST, true, 0, &[]);
+                    }
+                    Event::Accepted(r) => {
+                        responses.push_back(ResponseInfo::from(&r));
+                        push(arena, T_ACCEPTED, true, 0, &[]);
+                    }
+                    Event::Rejected(r) => {
+                        responses.push_back(ResponseInfo::from(&r));
+                        push(arena, T_REJECTED, true, 0, &[]);
+                    }
+                    _ => unreachable!("record() covers every payload event"),
+                },
+            },
+            Err(e) => {
+                errors.push_back(ErrorInfo::from(&e));
+                push(arena, T_ERROR, true, e.close_code().unwrap_or(0), &[]);
+                return Ok(Drained::Stopped);
             }
         }
-        if arena.is_empty() {
-            return Ok(None);
-        }
-        let buf = new_buffer(env, &[&arena[..]])?;
-        arena.clear();
-        Ok(Some(buf))
-    })
+    }
+}
+
+/// The arena's records as the batch Buffer (`null` when there are none).
+fn finish<'env>(env: &'env Env, n: &mut Native) -> JsResult<Option<BufferSlice<'env>>> {
+    if n.arena.is_empty() {
+        return Ok(None);
+    }
+    let buf = new_buffer(env, &[&n.arena[..]])?;
+    n.arena.clear();
+    Ok(Some(buf))
 }
 
 /// The payload of the oldest unread record flagged external: the engine's
 /// buffer itself, which goes back to the spare pool once collected.
 #[napi]
 pub fn take_large<'env>(env: &'env Env, h: u32) -> Result<Option<BufferSlice<'env>>, String> {
-    let Some((mut v, range)) = with(h, |n| Ok(n.large.pop_front()))? else {
+    let Some((v, range)) = with(h, |n| Ok(n.large.pop_front()))? else {
         return Ok(None);
     };
     if range.is_empty() {
         recycle(v);
         return BufferSlice::from_data(env, Vec::new()).map(Some).map_err(napi_error);
     }
+    hand_over(env, v, range).map(Some)
+}
+
+/// A Buffer over `v[range]` (not empty) that owns `v`; `v` goes back to
+/// the spare pool when JavaScript collects the Buffer.
+fn hand_over(env: &Env, mut v: Vec<u8>, range: Range<usize>) -> JsResult<BufferSlice<'_>> {
     let start = v[range.clone()].as_mut_ptr();
     // SAFETY: `start..start + range.len()` lies inside `v`'s initialized
     // bytes; `v` moves into the finalizer unchanged (moving a Vec does not
     // move its heap memory), so the bytes stay valid until JavaScript
     // collects the Buffer, and nothing else references them.
-    unsafe { BufferSlice::from_external(env, start, range.len(), v, |_, v| recycle(v)) }
-        .map(Some)
-        .map_err(napi_error)
+    unsafe { BufferSlice::from_external(env, start, range.len(), v, |_, v| recycle(v)) }.map_err(napi_error)
 }
 
 /// The request behind the oldest unread request record.
@@ -426,9 +482,11 @@ pub fn take_output<'env>(env: &'env Env, h: u32) -> Result<Option<BufferSlice<'e
             return Ok(None);
         }
         if pending >= HAND_OVER_OUTPUT {
-            // Large output (a big message) is handed over without a copy:
-            // the engine allocates anew for its next output either way.
-            return BufferSlice::from_data(env, conn.take_output()).map(Some).map_err(napi_error);
+            // Large output (a big message) is handed over without a copy,
+            // and the engine goes on in a recycled buffer.
+            let mut v = spare(pending);
+            conn.swap_output(&mut v);
+            return hand_over(env, v, 0..pending).map(Some);
         }
         let b = new_buffer(env, &[conn.output()])?;
         conn.consume_output(pending);

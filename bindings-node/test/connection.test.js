@@ -433,6 +433,48 @@ test('large output is handed over intact (external buffer path)', () => {
   assert.ok(ev.data.equals(big));
 });
 
+test('large received messages are handed over in the engine buffer, in order, intact', () => {
+  // 300 KiB and 200 KiB messages (handed over), a small one between them,
+  // a fragmented large text, and the start of the next frame in the same
+  // read; fed in 64 KiB reads to a server (masked) through both APIs.
+  const a = Buffer.alloc(300 << 10);
+  for (let i = 0; i < a.length; i++) a[i] = (i * 13) & 255;
+  const b = 'wsproto ✓ '.repeat(20000);
+  const part = 'é'.repeat(100000);
+  const wire = Buffer.concat([
+    cframe(2, a),
+    cframe(1, 'hi'),
+    cframe(1, b),
+    cframe(1, part, { fin: false }),
+    cframe(0, part),
+    cframe(2, Buffer.from([1, 2, 3])),
+  ]);
+  const expect = (got) => {
+    assert.deepEqual(
+      got.map((e) => e.type),
+      ['binary', 'text', 'text', 'text', 'binary'],
+    );
+    assert.ok(got[0].data.equals(a));
+    assert.equal(got[1].data, 'hi');
+    assert.equal(got[2].data, b);
+    assert.equal(got[3].data, part + part);
+    assert.deepEqual([...got[4].data], [1, 2, 3]);
+  };
+  const s1 = Connection.open('server');
+  const viaData = [];
+  for (let i = 0; i < wire.length; i += 65536) viaData.push(...s1.receiveData(wire.subarray(i, i + 65536)));
+  expect(viaData);
+  const s2 = Connection.open('server');
+  const viaSink = [];
+  const sink = {
+    onText: (data) => viaSink.push({ type: 'text', data: Buffer.isBuffer(data) ? data.toString() : data }),
+    onBinary: (data) => viaSink.push({ type: 'binary', data: Buffer.from(data) }),
+  };
+  s2.receiveInto(wire, sink);
+  expect(viaSink);
+  assert.equal(s2.bufferedIn, 0);
+});
+
 test('staged small sends keep order with other commands and across connections', () => {
   const a = Connection.open('server');
   const b = Connection.open('server');

@@ -441,6 +441,17 @@ impl Connection {
         self.frame.is_some()
     }
 
+    /// While a data frame's payload is arriving and every byte received so
+    /// far is decoded (`poll_event` returned `Ok(None)`): how many payload
+    /// bytes of that frame are still to come. A binding can cut its next
+    /// read there, so that a large message ends at the end of the input
+    /// buffer and can be handed over without bytes after it to move.
+    pub fn frame_payload_to_come(&self) -> Option<u64> {
+        let f = self.frame.as_ref()?;
+        let decoded = self.rpos + self.deferred + f.kept == self.inbuf.len();
+        (!f.header.opcode.is_control() && decoded).then_some(f.remaining)
+    }
+
     /// Whether the next frame waiting in the input is a whole close frame
     /// header. A binding that hands events over in batches stops its batch
     /// here, so the application answers the messages that came before the
@@ -508,6 +519,18 @@ impl Connection {
             self.opos = 0;
         }
         v
+    }
+
+    /// Like [`Connection::take_output`], but the connection goes on in
+    /// `spare`'s memory (cleared first) instead of allocating anew, so a
+    /// binding that hands output over without copying can recycle buffers.
+    pub fn swap_output(&mut self, spare: &mut Vec<u8>) {
+        spare.clear();
+        std::mem::swap(&mut self.out, spare);
+        if self.opos > 0 {
+            spare.drain(..self.opos);
+            self.opos = 0;
+        }
     }
 
     /// Whether output is waiting to be written.
