@@ -10,6 +10,7 @@ lint:
 	python3 scripts/check_versions.py
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc -p wsproto-core --no-deps --quiet
 
 test-rust:
 	$(CARGO) test -p wsproto-core -p wsproto-examples

@@ -2,7 +2,7 @@
 //!
 //! HTTP heads are parsed with `httparse` under a size and header-count
 //! bound; everything WebSocket-specific is checked here. The server side
-//! lives in [`server`], the client side in [`client`]; both only produce and
+//! lives in `server.rs`, the client side in `client.rs`; both only produce and
 //! consume bytes, and the connection decides when to call them.
 
 pub(crate) mod client;
