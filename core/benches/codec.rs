@@ -15,7 +15,7 @@
 mod support;
 
 use std::hint::black_box;
-use std::io::Write;
+use std::io::{IoSlice, Write};
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput};
@@ -222,21 +222,35 @@ fn encode_group(c: &mut Criterion, masked: bool) {
         group.throughput(Throughput::Bytes((size * n) as u64));
 
         // Each library writes its frames to the same kind of sink, which
-        // copies them as a socket write would. Ours is written out whenever
-        // 16 KiB are pending, and tungstenite's write buffer is set to the
-        // same size (fastwebsockets writes every frame at once).
+        // copies them as a socket write would. Ours is written out (one
+        // vectored write) whenever 16 KiB are pending, and tungstenite's
+        // write buffer is set to the same size (fastwebsockets writes every
+        // frame at once, header and payload in one vectored write). Payloads
+        // of SHARE_MIN bytes and more are sent by reference, as a program
+        // holding them in `Bytes` (or a `Vec` it gives away) would; like
+        // tungstenite's `Bytes` message, each send clones a reference count.
         let mut conn = Connection::open(if masked { Role::Client } else { Role::Server }, Config::default(), None);
         let mut sink = Loop::new(&[], 1);
+        let shared = wsproto_core::Bytes::from(payload.clone());
         let flush = |conn: &mut Connection, sink: &mut Loop| {
-            sink.write_all(conn.output()).expect("sink");
-            let written = conn.output().len();
-            conn.consume_output(written);
+            while conn.wants_write() {
+                let written = {
+                    let mut iov = [IoSlice::new(&[]); 16];
+                    let k = conn.output_vectored(&mut iov);
+                    sink.write_vectored(&iov[..k]).expect("sink")
+                };
+                conn.consume_output(written);
+            }
         };
         group.bench_function(BenchmarkId::new("ours", label), |b| {
             b.iter(|| {
                 for _ in 0..n {
-                    conn.send_binary(&payload).expect("open");
-                    if conn.output().len() >= WRITE_BUFFER {
+                    if size >= wsproto_core::SHARE_MIN {
+                        conn.send_binary_shared(shared.clone()).expect("open");
+                    } else {
+                        conn.send_binary(&payload).expect("open");
+                    }
+                    if conn.buffered_out() >= WRITE_BUFFER {
                         flush(&mut conn, &mut sink);
                     }
                 }

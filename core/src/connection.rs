@@ -10,7 +10,11 @@
 //! message that arrives in one frame is never copied again. Only fragmented
 //! or extension-transformed messages are assembled in a second buffer.
 
+use std::collections::VecDeque;
+use std::io::IoSlice;
 use std::ops::Range;
+
+use bytes::Bytes;
 
 use crate::close::{self, is_valid_wire_code, MAX_REASON_LEN, NO_STATUS_RCVD};
 use crate::config::Config;
@@ -148,6 +152,11 @@ pub struct Connection {
     /// Bytes to send; `out[opos..]` is pending.
     out: Vec<u8>,
     opos: usize,
+    /// Payloads sent by reference ([`Connection::send_binary_shared`]),
+    /// each to be written when the output reaches its place in `out`.
+    shared: VecDeque<Shared>,
+    /// The bytes pending in `shared`.
+    shared_len: usize,
     /// The data message being sent in fragments, and its text validation.
     sending: Option<DataKind>,
     send_utf8: Utf8Validator,
@@ -163,11 +172,23 @@ impl std::fmt::Debug for Connection {
             .field("role", &self.role)
             .field("state", &self.state)
             .field("buffered_in", &(self.inbuf.len() - self.rpos))
-            .field("buffered_out", &(self.out.len() - self.opos))
+            .field("buffered_out", &self.buffered_out())
             .field("extension", &self.extension)
             .finish_non_exhaustive()
     }
 }
+
+/// A payload kept by reference in the output: its bytes go out after
+/// `out[..at]` and before `out[at..]`. Consumed bytes are cut from the front.
+#[derive(Debug)]
+struct Shared {
+    at: usize,
+    data: Bytes,
+}
+
+/// Payloads shorter than this are copied even when sent by reference: for
+/// them a copy costs less than one more write (or iovec) for the transport.
+pub const SHARE_MIN: usize = 4096;
 
 #[derive(Debug)]
 enum Phase {
@@ -281,6 +302,8 @@ impl Connection {
             clear_msgbuf: false,
             out: Vec::new(),
             opos: 0,
+            shared: VecDeque::new(),
+            shared_len: 0,
             sending: None,
             send_utf8: Utf8Validator::new(),
             extension: None,
@@ -497,22 +520,82 @@ impl Connection {
     // Output
     // ------------------------------------------------------------------
 
-    /// The bytes waiting to be written to the transport.
+    /// The next bytes waiting to be written to the transport, as one
+    /// contiguous slice. Usually that is all pending output; after
+    /// [`Connection::send_binary_shared`] the output is a sequence of pieces
+    /// (frame header, the caller's payload, the next frames) and this is the
+    /// first of them — write it, [`consume_output`](Self::consume_output),
+    /// repeat until it is empty, or take all pieces at once with
+    /// [`output_vectored`](Self::output_vectored).
     pub fn output(&self) -> &[u8] {
-        &self.out[self.opos..]
+        match self.shared.front() {
+            None => &self.out[self.opos..],
+            Some(s) if self.opos < s.at => &self.out[self.opos..s.at],
+            Some(s) => &s.data,
+        }
     }
 
-    /// Marks `n` bytes of [`Connection::output`] as written.
-    pub fn consume_output(&mut self, n: usize) {
-        self.opos = (self.opos + n).min(self.out.len());
-        if self.opos == self.out.len() {
+    /// Fills `dst` with the pending output in order, for a vectored write
+    /// (`writev`), and returns how many slices it filled. If `dst` is too
+    /// short, the rest follows after the filled part is consumed.
+    pub fn output_vectored<'a>(&'a self, dst: &mut [IoSlice<'a>]) -> usize {
+        let mut n = 0;
+        let mut pos = self.opos;
+        let mut push = |piece: &'a [u8], n: &mut usize| {
+            if !piece.is_empty() && *n < dst.len() {
+                dst[*n] = IoSlice::new(piece);
+                *n += 1;
+            }
+        };
+        for s in &self.shared {
+            push(&self.out[pos..s.at], &mut n);
+            push(&s.data, &mut n);
+            pos = s.at;
+        }
+        push(&self.out[pos..], &mut n);
+        n
+    }
+
+    /// The number of output bytes waiting to be written, in all pieces.
+    pub fn buffered_out(&self) -> usize {
+        self.out.len() - self.opos + self.shared_len
+    }
+
+    /// Marks `n` bytes of pending output as written (more than is pending
+    /// counts as all of it). Payloads sent by reference are dropped as soon
+    /// as they are written.
+    pub fn consume_output(&mut self, mut n: usize) {
+        while n > 0 {
+            match self.shared.front_mut() {
+                None => {
+                    self.opos = (self.opos + n).min(self.out.len());
+                    break;
+                }
+                Some(s) if self.opos < s.at => {
+                    let k = n.min(s.at - self.opos);
+                    self.opos += k;
+                    n -= k;
+                }
+                Some(s) => {
+                    let k = n.min(s.data.len());
+                    let _ = s.data.split_to(k);
+                    self.shared_len -= k;
+                    n -= k;
+                    if s.data.is_empty() {
+                        self.shared.pop_front();
+                    }
+                }
+            }
+        }
+        if self.opos == self.out.len() && self.shared.is_empty() {
             self.out.clear();
             self.opos = 0;
         }
     }
 
-    /// Takes all pending output.
+    /// Takes all pending output (payloads sent by reference are copied in).
     pub fn take_output(&mut self) -> Vec<u8> {
+        self.flatten_shared();
         let mut v = std::mem::take(&mut self.out);
         if self.opos > 0 {
             v.drain(..self.opos);
@@ -525,6 +608,7 @@ impl Connection {
     /// `spare`'s memory (cleared first) instead of allocating anew, so a
     /// binding that hands output over without copying can recycle buffers.
     pub fn swap_output(&mut self, spare: &mut Vec<u8>) {
+        self.flatten_shared();
         spare.clear();
         std::mem::swap(&mut self.out, spare);
         if self.opos > 0 {
@@ -533,9 +617,27 @@ impl Connection {
         }
     }
 
+    /// Copies payloads held by reference into `out`, in place.
+    fn flatten_shared(&mut self) {
+        if self.shared.is_empty() {
+            return;
+        }
+        let mut flat = Vec::with_capacity(self.buffered_out());
+        let mut pos = self.opos;
+        for s in std::mem::take(&mut self.shared) {
+            flat.extend_from_slice(&self.out[pos..s.at]);
+            flat.extend_from_slice(&s.data);
+            pos = s.at;
+        }
+        flat.extend_from_slice(&self.out[pos..]);
+        self.out = flat;
+        self.opos = 0;
+        self.shared_len = 0;
+    }
+
     /// Whether output is waiting to be written.
     pub fn wants_write(&self) -> bool {
-        self.opos < self.out.len()
+        self.opos < self.out.len() || !self.shared.is_empty()
     }
 
     /// Whether the transport should now be closed: the connection is closed
@@ -604,6 +706,26 @@ impl Connection {
     pub fn send_binary(&mut self, data: &[u8]) -> Result<(), Error> {
         self.check_whole_message()?;
         self.send_data(DataKind::Binary, data, true)
+    }
+
+    /// Sends a whole binary message without copying its payload where the
+    /// wire bytes equal the payload: a server (no masking) with no extension
+    /// transforming the message keeps `data` (a reference count, not a
+    /// copy) and hands it out as its own piece of output after the frame
+    /// header; it is dropped once written. Otherwise — a client must mask,
+    /// an extension may compress, small payloads (under [`SHARE_MIN`]) —
+    /// this is [`send_binary`](Self::send_binary). A `Vec<u8>` converts
+    /// into [`Bytes`] without copying.
+    pub fn send_binary_shared(&mut self, data: impl Into<Bytes>) -> Result<(), Error> {
+        let data = data.into();
+        if self.role == Role::Client || self.extension.is_some() || data.len() < SHARE_MIN {
+            return self.send_binary(&data);
+        }
+        self.check_whole_message()?;
+        self.write_header(OpCode::Binary, true, 0, data.len(), None);
+        self.shared_len += data.len();
+        self.shared.push_back(Shared { at: self.out.len(), data });
+        Ok(())
     }
 
     /// Sends one fragment of a message (§5.4). The first call starts a
@@ -1178,25 +1300,25 @@ impl Connection {
 
     fn write_frame(&mut self, opcode: OpCode, fin: bool, rsv: u8, payload: &[u8]) {
         let mask = match self.role {
-            Role::Client => {
-                let mut key = [0u8; 4];
-                self.random().fill(&mut key);
-                Some(key)
-            }
+            Role::Client => Some(self.random().mask_key()),
             Role::Server => None,
         };
-        let header = FrameHeader { fin, rsv, opcode, mask, len: payload.len() as u64 };
         self.out.reserve(payload.len() + crate::frame::MAX_HEADER_LEN);
+        self.write_header(opcode, fin, rsv, payload.len(), mask);
+        match mask {
+            Some(key) => extend_masked(&mut self.out, payload, key),
+            None => self.out.extend_from_slice(payload),
+        }
+    }
+
+    fn write_header(&mut self, opcode: OpCode, fin: bool, rsv: u8, len: usize, mask: Option<[u8; 4]>) {
+        let header = FrameHeader { fin, rsv, opcode, mask, len: len as u64 };
         // Append the whole fixed-size header array and cut it back: a
         // constant-size copy is two moves, a variable-size one a call.
         let mut h = [0u8; crate::frame::MAX_HEADER_LEN];
         let n = header.encode_into(&mut h);
         self.out.extend_from_slice(&h);
         self.out.truncate(self.out.len() - (h.len() - n));
-        match mask {
-            Some(key) => extend_masked(&mut self.out, payload, key),
-            None => self.out.extend_from_slice(payload),
-        }
     }
 
     fn random(&mut self) -> &mut dyn Random {

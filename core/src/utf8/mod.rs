@@ -6,6 +6,11 @@
 //! instead of buffering a message that is already known to be invalid. A
 //! code point cut at a piece boundary is carried (at most 3 bytes) into the
 //! next piece.
+//!
+//! Whole pieces are checked by [`validate`], which uses a 64-byte AVX-512
+//! validator ([`avx512`]) when the CPU has one and `simdutf8` otherwise.
+
+mod avx512;
 
 /// The validation state carried between pieces of one text message.
 #[derive(Debug, Default, Clone)]
@@ -78,13 +83,26 @@ impl Utf8Validator {
 pub fn validate(input: &[u8]) -> Result<&str, InvalidUtf8> {
     // Short pieces (small messages, fragments) are often plain ASCII, which
     // a word-at-a-time check settles faster than a general validator.
+    if input.len() < 64 && input.is_ascii() {
+        return Ok(assume_valid(input));
+    }
+    if avx512::available() {
+        // Takes any length (the last block is read with a masked load).
+        return if avx512::is_valid(input) { Ok(assume_valid(input)) } else { Err(InvalidUtf8) };
+    }
+    portable(input)
+}
+
+/// The validator for CPUs without AVX-512 (`simdutf8`: AVX2, SSE4.2, NEON or
+/// scalar, chosen at run time).
+fn portable(input: &[u8]) -> Result<&str, InvalidUtf8> {
     if input.len() < 64 {
         if input.is_ascii() {
             return Ok(assume_valid(input));
         }
-        // The vector validator handles 64-byte blocks only and would fall
-        // back to a byte-at-a-time loop; pad with ASCII instead (which keeps
-        // both valid and invalid input so) and validate a single block.
+        // simdutf8 handles 64-byte blocks only and would fall back to a
+        // byte-at-a-time loop; pad with ASCII instead (which keeps both valid
+        // and invalid input so) and validate a single block.
         let mut block = [b' '; 64];
         block[..input.len()].copy_from_slice(input);
         return match simdutf8::basic::from_utf8(&block) {
@@ -190,6 +208,22 @@ mod tests {
         let mut v = Utf8Validator::new();
         assert_eq!(v.feed("€".as_bytes().get(..2).unwrap()), Ok(()));
         assert_eq!(v.finish(), Err(InvalidUtf8));
+    }
+
+    #[test]
+    fn portable_and_dispatched_validators_agree_with_std() {
+        let text = "κόσμε ascii €𝄞 end, and some more ASCII to pass sixty-four bytes".as_bytes();
+        for len in 0..=text.len() {
+            for bad in [None, Some(0xffu8), Some(0x80), Some(0xed)] {
+                let mut v = text[..len].to_vec();
+                if let (Some(b), Some(last)) = (bad, v.last_mut()) {
+                    *last = b;
+                }
+                let want = std::str::from_utf8(&v).is_ok();
+                assert_eq!(portable(&v).is_ok(), want, "{v:02x?}");
+                assert_eq!(validate(&v).is_ok(), want, "{v:02x?}");
+            }
+        }
     }
 
     #[test]
