@@ -150,7 +150,7 @@ pub fn deflate(role: Role, o: &DeflateOptions) -> JsResult<Box<dyn Extension>> {
 /// HTTP parser hands them to JavaScript, so bytes survive the round trip.
 pub fn headers(flat: Option<Vec<String>>) -> JsResult<Vec<Header>> {
     let flat = flat.unwrap_or_default();
-    if flat.len() % 2 != 0 {
+    if !flat.len().is_multiple_of(2) {
         return Err(invalid_argument("headers must be a flat [name, value, ...] list of even length"));
     }
     let mut out = Vec::with_capacity(flat.len() / 2);

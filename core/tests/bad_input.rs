@@ -81,7 +81,7 @@ fn check_ending(which: u8, out: &Outcome, eof: bool) -> Result<(), TestCaseError
 
 /// A valid stream a peer of `which` could send, to mutate.
 fn valid_wire(which: u8) -> Vec<u8> {
-    let mut tx = if which % 2 == 0 { client() } else { server() };
+    let mut tx = if which.is_multiple_of(2) { client() } else { server() };
     tx.send_text("héllo wörld").unwrap();
     tx.send_fragment(DataKind::Binary, &[1; 130], false).unwrap();
     tx.send_ping(b"ping").unwrap();
