@@ -57,6 +57,13 @@
 #define WSPROTO_VERSION_PATCH 0
 
 /**
+ * Payloads shorter than this are copied by `wsproto_conn_send_binary_ref`
+ * (a copy costs less than another piece of output). A test keeps it equal
+ * to the core's value.
+ */
+#define WSPROTO_SHARE_MIN 4096
+
+/**
  * The two kinds of data message, for `wsproto_conn_send_fragment`.
  */
 enum wsproto_data_kind
@@ -412,6 +419,12 @@ typedef struct wsproto_header {
 } wsproto_header;
 
 /**
+ * Called by the library when it no longer needs a payload passed to
+ * `wsproto_conn_send_binary_ref`, with that call's `userdata`.
+ */
+typedef void (*wsproto_release_fn)(void *userdata);
+
+/**
  * One event. Payload pointers point into the connection's own buffers (no
  * copy) and stay valid until the next call on that connection, except
  * that they may be passed to a send function of the same connection (an
@@ -734,6 +747,28 @@ wsproto_result wsproto_conn_send_text(struct wsproto_conn *conn, const char *dat
 wsproto_result wsproto_conn_send_binary(struct wsproto_conn *conn, const uint8_t *data, size_t len);
 
 /**
+ * Sends a whole binary message of `len` bytes without copying them where
+ * the frame's payload equals them: a server with no extension transforming
+ * the message (permessage-deflate not negotiated) and `len` of at least
+ * `WSPROTO_SHARE_MIN` keeps `data` and hands it out as its own piece of
+ * output (see `wsproto_conn_output_iov`). Otherwise it is copied as by
+ * `wsproto_conn_send_binary` (a client masks while copying).
+ *
+ * `data` must stay valid and unchanged until the library calls
+ * `release(userdata)`, which it does exactly once, whatever the outcome:
+ * when the bytes have been written (`wsproto_conn_consume_output` or the
+ * send callback), when the connection is freed, or before this function
+ * returns if it copied them or failed (also for a NULL `conn`). `release`
+ * may be NULL (static or otherwise managed memory); it runs on the thread
+ * calling into the library and must not call into this connection.
+ */
+wsproto_result wsproto_conn_send_binary_ref(struct wsproto_conn *conn,
+                                            const uint8_t *data,
+                                            size_t len,
+                                            wsproto_release_fn release,
+                                            void *userdata);
+
+/**
  * Sends one fragment of a message (RFC 6455 §5.4). The first call starts a
  * message of `kind` (a `wsproto_data_kind`), later calls continue it with
  * the same kind, and the call with `fin` true finishes it; other messages
@@ -942,8 +977,11 @@ wsproto_result wsproto_conn_feed_eof(struct wsproto_conn *conn);
 
 /**
  * Push mode: describes the pending output as up to `iov_len` pieces in
- * `iov` (today at most one) and stores how many were filled in
- * `*iov_count`. The pointers stay valid until the next call on the
+ * `iov`, in order, and stores how many were filled in `*iov_count` (at most
+ * 16 per call). Output is one piece unless payloads were sent by reference
+ * (`wsproto_conn_send_binary_ref`): each is a piece of its own between the
+ * buffered bytes before and after it. Pieces that do not fit come after the
+ * filled ones are consumed. The pointers stay valid until the next call on the
  * connection other than this one and the size queries. Write them out (e.g.
  * with `writev`), then report the bytes written with
  * `wsproto_conn_consume_output`.

@@ -2,9 +2,9 @@
 //! commands that send messages.
 
 use std::cell::{Cell, UnsafeCell};
-use std::ffi::{c_char, c_int};
+use std::ffi::{c_char, c_int, c_void};
 
-use wsproto_core::{ClientHandshake, DataKind, Role, State};
+use wsproto_core::{Bytes, ClientHandshake, DataKind, Role, State};
 
 use crate::args::{self, wsproto_header};
 use crate::config::wsproto_config;
@@ -328,6 +328,80 @@ pub unsafe extern "C" fn wsproto_conn_send_binary(
             Ok(b) => s.send_binary(b),
             Err(e) => e,
         })
+    }
+}
+
+/// Called by the library when it no longer needs a payload passed to
+/// `wsproto_conn_send_binary_ref`, with that call's `userdata`.
+#[allow(non_camel_case_types)]
+pub type wsproto_release_fn = Option<unsafe extern "C" fn(userdata: *mut c_void)>;
+
+/// Sends a whole binary message of `len` bytes without copying them where
+/// the frame's payload equals them: a server with no extension transforming
+/// the message (permessage-deflate not negotiated) and `len` of at least
+/// `WSPROTO_SHARE_MIN` keeps `data` and hands it out as its own piece of
+/// output (see `wsproto_conn_output_iov`). Otherwise it is copied as by
+/// `wsproto_conn_send_binary` (a client masks while copying).
+///
+/// `data` must stay valid and unchanged until the library calls
+/// `release(userdata)`, which it does exactly once, whatever the outcome:
+/// when the bytes have been written (`wsproto_conn_consume_output` or the
+/// send callback), when the connection is freed, or before this function
+/// returns if it copied them or failed (also for a NULL `conn`). `release`
+/// may be NULL (static or otherwise managed memory); it runs on the thread
+/// calling into the library and must not call into this connection.
+#[no_mangle]
+pub unsafe extern "C" fn wsproto_conn_send_binary_ref(
+    conn: *mut wsproto_conn,
+    data: *const u8,
+    len: usize,
+    release: wsproto_release_fn,
+    userdata: *mut c_void,
+) -> wsproto_result {
+    // Owning the release first means every path below, early returns and
+    // panics included, releases exactly once.
+    let owner = CallerBytes { data, len, release, userdata };
+    unsafe {
+        enter_result(conn, move |s| {
+            if data.is_null() && len > 0 {
+                return WSPROTO_ERR_NULL_ARGUMENT;
+            }
+            s.send_binary_shared(Bytes::from_owner(owner))
+        })
+    }
+}
+
+/// A payload lent by the C caller until `release` is called.
+struct CallerBytes {
+    data: *const u8,
+    len: usize,
+    release: wsproto_release_fn,
+    userdata: *mut c_void,
+}
+
+// SAFETY: the bytes are read only, and `release` runs where the connection
+// is used; the caller of `wsproto_conn_send_binary_ref` vouches that both
+// may happen on whichever thread uses the connection (connections may move
+// between threads but are never used by two at once).
+unsafe impl Send for CallerBytes {}
+
+impl AsRef<[u8]> for CallerBytes {
+    fn as_ref(&self) -> &[u8] {
+        if self.len == 0 {
+            return &[];
+        }
+        // SAFETY: non-NULL (checked before the connection keeps it) and
+        // valid for `len` bytes until `release`, by the caller's contract.
+        unsafe { std::slice::from_raw_parts(self.data, self.len) }
+    }
+}
+
+impl Drop for CallerBytes {
+    fn drop(&mut self) {
+        if let Some(release) = self.release {
+            // SAFETY: the caller's function, called once with its userdata.
+            unsafe { release(self.userdata) }
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 //! input and takes output itself).
 
 use std::ffi::{c_int, c_void};
+use std::io::IoSlice;
 
 use crate::args::{self, put};
 use crate::conn::{enter, enter_result, wsproto_conn};
@@ -132,8 +133,11 @@ pub unsafe extern "C" fn wsproto_conn_feed_eof(conn: *mut wsproto_conn) -> wspro
 }
 
 /// Push mode: describes the pending output as up to `iov_len` pieces in
-/// `iov` (today at most one) and stores how many were filled in
-/// `*iov_count`. The pointers stay valid until the next call on the
+/// `iov`, in order, and stores how many were filled in `*iov_count` (at most
+/// 16 per call). Output is one piece unless payloads were sent by reference
+/// (`wsproto_conn_send_binary_ref`): each is a piece of its own between the
+/// buffered bytes before and after it. Pieces that do not fit come after the
+/// filled ones are consumed. The pointers stay valid until the next call on the
 /// connection other than this one and the size queries. Write them out (e.g.
 /// with `writev`), then report the bytes written with
 /// `wsproto_conn_consume_output`.
@@ -150,15 +154,18 @@ pub unsafe extern "C" fn wsproto_conn_output_iov(
             if iov_count.is_null() || iov.is_null() && iov_len > 0 {
                 return WSPROTO_ERR_NULL_ARGUMENT;
             }
-            let out = s.output();
-            if out.is_empty() {
+            if !s.conn().wants_write() {
                 return WSPROTO_OK;
             }
             if iov_len == 0 {
                 return s.fail(WSPROTO_ERR_INVALID_ARGUMENT, "no room for the output's pieces");
             }
-            put(iov, wsproto_iovec { base: out.as_ptr(), len: out.len() });
-            put(iov_count, 1);
+            let mut slices = [IoSlice::new(&[]); 16];
+            let k = s.conn().output_vectored(&mut slices[..iov_len.min(16)]);
+            for (i, piece) in slices[..k].iter().enumerate() {
+                put(iov.add(i), wsproto_iovec { base: piece.as_ptr(), len: piece.len() });
+            }
+            put(iov_count, k);
             WSPROTO_OK
         })
     }
@@ -180,7 +187,7 @@ pub unsafe extern "C" fn wsproto_conn_wants_write(conn: *const wsproto_conn) -> 
 /// The number of output bytes waiting to be written.
 #[no_mangle]
 pub unsafe extern "C" fn wsproto_conn_buffered_output(conn: *const wsproto_conn) -> usize {
-    unsafe { enter(conn, |_| 0, |s| s.output().len()) }
+    unsafe { enter(conn, |_| 0, |s| s.conn().buffered_out()) }
 }
 
 /// The number of received bytes not yet turned into events, including a

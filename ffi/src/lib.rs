@@ -36,6 +36,11 @@ pub const WSPROTO_VERSION_MINOR: u32 = 1;
 /// The library's patch version.
 pub const WSPROTO_VERSION_PATCH: u32 = 0;
 
+/// Payloads shorter than this are copied by `wsproto_conn_send_binary_ref`
+/// (a copy costs less than another piece of output). A test keeps it equal
+/// to the core's value.
+pub const WSPROTO_SHARE_MIN: usize = 4096;
+
 /// The version of the library actually linked, as "MAJOR.MINOR.PATCH":
 /// static and NUL-terminated, never NULL. Compare it with the
 /// `WSPROTO_VERSION_*` macros of the header compiled against.
@@ -54,6 +59,7 @@ mod tests {
         assert_eq!(WSPROTO_VERSION_MAJOR.to_string(), env!("CARGO_PKG_VERSION_MAJOR"));
         assert_eq!(WSPROTO_VERSION_MINOR.to_string(), env!("CARGO_PKG_VERSION_MINOR"));
         assert_eq!(WSPROTO_VERSION_PATCH.to_string(), env!("CARGO_PKG_VERSION_PATCH"));
+        assert_eq!(WSPROTO_SHARE_MIN, wsproto_core::SHARE_MIN);
         let v = unsafe { std::ffi::CStr::from_ptr(wsproto_version()) };
         assert_eq!(v.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
     }

@@ -12,6 +12,7 @@ use std::io;
 use std::sync::Arc;
 
 use wsproto_core::{
+    Bytes,
     close, Accept, ClientHandshake, Connection, DataKind, Error, ErrorKind, Event, Reject, Request, Response, Role,
     State,
 };
@@ -315,6 +316,11 @@ impl Session {
         self.check(r)
     }
 
+    pub(crate) fn send_binary_shared(&mut self, data: Bytes) -> wsproto_result {
+        let r = self.conn.send_binary_shared(data);
+        self.check(r)
+    }
+
     pub(crate) fn send_fragment(&mut self, kind: DataKind, data: &[u8], fin: bool) -> wsproto_result {
         match self.conn.send_fragment(kind, data, fin) {
             Ok(()) => WSPROTO_OK,
@@ -365,12 +371,13 @@ impl Session {
         self.conn.receive_eof();
     }
 
+    #[cfg(test)]
     pub(crate) fn output(&self) -> &[u8] {
         self.conn.output()
     }
 
     pub(crate) fn consume_output(&mut self, n: usize) -> wsproto_result {
-        if n > self.conn.output().len() {
+        if n > self.conn.buffered_out() {
             return self.fail(WSPROTO_ERR_INVALID_ARGUMENT, "consumed more output than is pending");
         }
         self.conn.consume_output(n);

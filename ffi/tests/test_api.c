@@ -1145,6 +1145,104 @@ static void test_callback_io(void) {
     wsproto_conn_free(c);
 }
 
+/* Payloads sent by reference: header and caller's bytes as separate pieces,
+ * released exactly once when written, freed, copied or refused. */
+static int released;
+static void count_release(void *userdata) {
+    released++;
+    CHECK(userdata == (void *)&released);
+}
+
+static void test_send_binary_ref(void) {
+    const wsproto_config *cfg = config_with(7, 0, 1, 1);
+    wsproto_conn *c = NULL, *s = NULL;
+    open_pair(cfg, cfg, &c, &s);
+    static uint8_t big[100000];
+    for (size_t i = 0; i < sizeof big; i++) big[i] = (uint8_t)(i * 31 + 7);
+
+    released = 0;
+    CHECK_EQ(wsproto_conn_send_binary_ref(s, big, sizeof big, count_release, &released), WSPROTO_OK);
+    CHECK_EQ(released, 0);
+    CHECK_EQ(wsproto_conn_send_binary(s, (const uint8_t *)"after", 5), WSPROTO_OK);
+    CHECK_EQ(wsproto_conn_buffered_output(s), 10 + sizeof big + 2 + 5);
+    wsproto_iovec iov[4];
+    size_t n = 0;
+    CHECK_EQ(wsproto_conn_output_iov(s, iov, 4, &n), WSPROTO_OK);
+    CHECK_EQ(n, 3);
+    /* RFC 6455 §5.2: FIN + binary, 127 = 64-bit length, 100000 = 0x186a0. */
+    static const uint8_t head[] = {0x82, 127, 0, 0, 0, 0, 0, 1, 0x86, 0xa0};
+    CHECK_BYTES(iov[0].base, iov[0].len, head, sizeof head);
+    CHECK(iov[1].base == big && iov[1].len == sizeof big);
+    static const uint8_t tail[] = {0x82, 5, 'a', 'f', 't', 'e', 'r'};
+    CHECK_BYTES(iov[2].base, iov[2].len, tail, sizeof tail);
+    /* Fewer slots: the first pieces, the rest after consuming them. */
+    CHECK_EQ(wsproto_conn_output_iov(s, iov, 1, &n), WSPROTO_OK);
+    CHECK_EQ(n, 1);
+    CHECK_EQ(iov[0].len, sizeof head);
+    for (int i = 0; i < 3; i++) {
+        CHECK_EQ(wsproto_conn_output_iov(s, iov, 4, &n), WSPROTO_OK);
+        wsproto_conn_feed(c, iov[0].base, i == 1 ? iov[0].len - 1 : iov[0].len);
+        wsproto_conn_consume_output(s, i == 1 ? iov[0].len - 1 : iov[0].len);
+        if (i == 1) {
+            CHECK_EQ(released, 0); /* one byte of it is still to be written */
+            CHECK_EQ(wsproto_conn_output_iov(s, iov, 4, &n), WSPROTO_OK);
+            CHECK(iov[0].base == big + sizeof big - 1 && iov[0].len == 1);
+            wsproto_conn_feed(c, iov[0].base, 1);
+            CHECK_EQ(wsproto_conn_consume_output(s, 1), WSPROTO_OK);
+            CHECK_EQ(released, 1);
+        }
+    }
+    CHECK(!wsproto_conn_wants_write(s));
+    CHECK_EQ(released, 1);
+    expect_event(c, WSPROTO_EVENT_BINARY, big, sizeof big, true);
+    expect_event(c, WSPROTO_EVENT_BINARY, "after", 5, true);
+
+    /* Consuming everything at once (one writev) releases too. */
+    released = 0;
+    CHECK_EQ(wsproto_conn_send_binary_ref(s, big, 5000, count_release, &released), WSPROTO_OK);
+    CHECK_EQ(wsproto_conn_send_binary_ref(s, big, 6000, count_release, &released), WSPROTO_OK);
+    CHECK_EQ(wsproto_conn_output_iov(s, iov, 4, &n), WSPROTO_OK);
+    CHECK_EQ(n, 4);
+    CHECK_EQ(wsproto_conn_consume_output(s, 4 + 5000 + 4 + 6000 + 1), WSPROTO_ERR_INVALID_ARGUMENT);
+    CHECK_EQ(wsproto_conn_consume_output(s, 4 + 5000 + 4 + 6000), WSPROTO_OK);
+    CHECK_EQ(released, 2);
+
+    /* Copied and released at once: small payloads, a client (masking). */
+    released = 0;
+    CHECK_EQ(wsproto_conn_send_binary_ref(s, big, WSPROTO_SHARE_MIN - 1, count_release, &released), WSPROTO_OK);
+    CHECK_EQ(released, 1);
+    CHECK_EQ(wsproto_conn_send_binary_ref(c, big, sizeof big, count_release, &released), WSPROTO_OK);
+    CHECK_EQ(released, 2);
+    pump(c, s);
+    expect_event(s, WSPROTO_EVENT_BINARY, big, sizeof big, true);
+    CHECK_EQ(wsproto_conn_send_binary_ref(s, big, 10000, NULL, NULL), WSPROTO_OK);
+    pump(s, c);
+    expect_event(c, WSPROTO_EVENT_BINARY, big, WSPROTO_SHARE_MIN - 1, true);
+    expect_event(c, WSPROTO_EVENT_BINARY, big, 10000, true);
+
+    /* Refused: released before the call returns. */
+    released = 0;
+    CHECK_EQ(wsproto_conn_send_binary_ref(NULL, big, 10000, count_release, &released), WSPROTO_ERR_NULL_ARGUMENT);
+    CHECK_EQ(released, 1);
+    CHECK_EQ(wsproto_conn_send_binary_ref(s, NULL, 10000, count_release, &released), WSPROTO_ERR_NULL_ARGUMENT);
+    CHECK_EQ(released, 2);
+    CHECK_EQ(wsproto_conn_send_binary_ref(s, NULL, 0, count_release, &released), WSPROTO_OK);
+    CHECK_EQ(released, 3);
+    CHECK_EQ(wsproto_conn_send_fragment(s, WSPROTO_DATA_BINARY, (const uint8_t *)"x", 1, false), WSPROTO_OK);
+    CHECK_EQ(wsproto_conn_send_binary_ref(s, big, 10000, count_release, &released), WSPROTO_ERR_FRAGMENT_MISMATCH);
+    CHECK_EQ(released, 4);
+
+    /* Pending when the connection is freed: released by the free. */
+    released = 0;
+    CHECK_EQ(wsproto_conn_send_fragment(s, WSPROTO_DATA_BINARY, NULL, 0, true), WSPROTO_OK);
+    CHECK_EQ(wsproto_conn_send_binary_ref(s, big, 10000, count_release, &released), WSPROTO_OK);
+    CHECK_EQ(released, 0);
+    wsproto_conn_free(s);
+    CHECK_EQ(released, 1);
+    wsproto_conn_free(c);
+    wsproto_config_free(cfg);
+}
+
 static void test_output_queries(void) {
     wsproto_conn *c = NULL;
     wsproto_conn_client_new(NULL, "h", "/", NULL, NULL, 0, NULL, 0, &c);
@@ -1360,6 +1458,7 @@ int main(void) {
     test_eof_and_partial();
     test_callback_io();
     test_output_queries();
+    test_send_binary_ref();
     test_null_connection();
     test_random_input();
     test_threads();
