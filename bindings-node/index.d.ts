@@ -201,6 +201,15 @@ export declare function sendBatch(h: number, batch: Uint8Array, used: number): v
 /** Sends a binary message. */
 export declare function sendBinary(h: number, data: Uint8Array, len?: number | undefined | null): void
 
+/**
+ * Sends a binary message from a Buffer the engine may keep instead of
+ * copying (a server without permessage-deflate, 4 KiB and more). Returns
+ * true when it was kept: the Buffer is then a piece of the output, which
+ * `take_output_parts` marks with `null` in its place, and JS writes the
+ * Buffer itself there. The engine holds a reference until then.
+ */
+export declare function sendBinaryRef(h: number, data: Buffer): boolean
+
 /** Sends one fragment of a message; `fin` ends it. */
 export declare function sendFragment(h: number, isText: boolean, data: Uint8Array, fin: boolean): void
 
@@ -236,6 +245,13 @@ export declare function takeLarge(h: number): Buffer | null
 
 /** Takes the bytes to write to the transport (`null` when none). */
 export declare function takeOutput(h: number): Buffer | null
+
+/**
+ * Takes the output as pieces: Buffers of the engine's bytes, and `null`
+ * where a Buffer kept by `send_binary_ref` goes (oldest first). `null`
+ * when there is no output.
+ */
+export declare function takeOutputParts(h: number): unknown[] | null
 
 /** The request behind the oldest unread request record. */
 export declare function takeRequest(h: number): RequestInfo | null

@@ -8,7 +8,9 @@
 // callback as a Buffer (ws's 'message' event / our socket layer's sink).
 // Encode: every message is framed on its own (ws: Sender.frame, which
 // returns the header and payload buffers; ours: sendText/sendBinary), and
-// ours takes the output once per 64 KiB, as one socket write per batch.
+// ours takes the output once per 64 KiB, as one socket write per batch
+// (`takeOutputParts`, the socket layer's call: large Buffers a server sends
+// come back as themselves, as ws's unmasked frames do).
 // Masked = client-to-server frames, unmasked = server-to-client.
 // Each case is warmed up for WARM_MS, then runs for at least MIN_MS per
 // round; the best of ROUNDS rounds is kept.
@@ -166,11 +168,11 @@ function encodeOurs(size, text, masked, count) {
       else conn.sendBinary(payload);
       pending += bytes;
       if (pending >= CHUNK) {
-        sink += conn.takeOutput().length;
+        sink += conn.takeOutputParts().length;
         pending = 0;
       }
     }
-    const rest = conn.takeOutput();
+    const rest = conn.takeOutputParts();
     if (rest) sink += rest.length;
   };
 }

@@ -48,6 +48,10 @@ const EMPTY = Buffer.alloc(0);
 // every observable (output, bufferedAmount, state) is exact. Staging is
 // only used when the send cannot fail, so errors still throw at once.
 const STAGE_SIZE = 64 * 1024;
+// Buffers at least this long that a server sends are not copied: the
+// engine keeps them as pieces of its output (`takeOutputParts`). (Sends up
+// to STAGE_MAX are staged, i.e. copied, first.)
+const SHARE_MIN = 4096;
 const STAGE_MAX = 8 * 1024;
 const stage = Buffer.allocUnsafeSlow(STAGE_SIZE);
 let stageOwner = null;
@@ -254,6 +258,8 @@ class Connection {
     // message in progress): then it may be staged.
     this._fragmenting = false;
     this._stageError = null;
+    // Buffers the engine kept by reference, in output order.
+    this._shared = [];
     this._open = N.state(handle) === 1;
     registry.register(this, handle, this);
   }
@@ -402,6 +408,13 @@ class Connection {
       return;
     }
     if (stageOwner !== null) flushStage();
+    if (len >= SHARE_MIN && Buffer.isBuffer(bytes)) {
+      // Kept, not copied, where the wire bytes are the payload (a server
+      // without deflate): like a socket write, the Buffer must not change
+      // until it is written.
+      if (N.sendBinaryRef(this._h, bytes)) this._shared.push(bytes);
+      return;
+    }
     N.sendBinary(this._h, bytes);
   }
 
@@ -446,7 +459,31 @@ class Connection {
       this._stageError = null;
       throw err;
     }
+    // Buffers kept by reference are copied into the one Buffer returned.
+    if (this._shared.length !== 0) this._shared.length = 0;
     return N.takeOutput(this._h);
+  }
+
+  /**
+   * The bytes to write as an array of Buffers, in order, or null: large
+   * Buffers sent by a server appear as themselves (not copied). Write them
+   * with one `socket.cork()`/`uncork()` (or `writev`).
+   */
+  takeOutputParts() {
+    if (stageOwner !== null) flushStage();
+    if (this._stageError) {
+      const err = this._stageError;
+      this._stageError = null;
+      throw err;
+    }
+    const parts = N.takeOutputParts(this._h);
+    if (parts === null) return null;
+    if (this._shared.length !== 0) {
+      for (let i = 0; i < parts.length; i++) {
+        if (parts[i] === null) parts[i] = this._shared.shift();
+      }
+    }
+    return parts;
   }
 
   /** 'CONNECTING', 'OPEN', 'LOCAL_CLOSING', 'REMOTE_CLOSING' or 'CLOSED'. */

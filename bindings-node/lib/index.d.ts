@@ -129,6 +129,12 @@ export declare class Connection {
   close(code?: number, reason?: string): void;
   /** The bytes to write to the transport, or null. */
   takeOutput(): Buffer | null;
+  /**
+   * The bytes to write as Buffers in order, or null. Buffers over 8 KiB and
+   * more that a server sends (without permessage-deflate) are kept, not
+   * copied, and appear here as themselves; do not modify them until then.
+   */
+  takeOutputParts(): Buffer[] | null;
   readonly state: ConnectionState;
   readonly isClient: boolean;
   /** Bytes waiting in the output. */

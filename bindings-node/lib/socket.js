@@ -197,8 +197,8 @@ class WebSocket extends EventEmitter {
     const done = cbs && ((err) => {
       for (const cb of cbs) cb(err);
     });
-    const out = this._conn.takeOutput();
-    if (out === null) {
+    const parts = this._conn.takeOutputParts();
+    if (parts === null) {
       if (done) process.nextTick(done);
       return;
     }
@@ -206,7 +206,19 @@ class WebSocket extends EventEmitter {
       if (done) process.nextTick(done, wsprotoError('WSPROTO_LOCAL_INVALID_STATE', 'the socket is closed'));
       return;
     }
-    if (!this._socket.write(out, done) && !this._paused) {
+    let ok;
+    if (parts.length === 1) {
+      ok = this._socket.write(parts[0], done);
+    } else {
+      // Large Buffers a server sends are pieces of their own (not copied):
+      // one corked burst leaves as one writev.
+      this._socket.cork();
+      const last = parts.length - 1;
+      for (let i = 0; i < last; i++) this._socket.write(parts[i]);
+      ok = this._socket.write(parts[last], done);
+      this._socket.uncork();
+    }
+    if (!ok && !this._paused) {
       this._paused = true;
       this._socket.pause();
     }

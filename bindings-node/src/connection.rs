@@ -7,10 +7,10 @@ use std::collections::VecDeque;
 use std::ops::Range;
 use std::ptr;
 
-use napi::bindgen_prelude::{BufferSlice, FromNapiValue};
+use napi::bindgen_prelude::{Array, Buffer, BufferSlice, FromNapiValue, Null};
 use napi::{sys, Env, Error, Result};
 use napi_derive::napi;
-use wsproto_core::{Accept, ClientHandshake, Connection, DataKind, Event, Reject, Role, State};
+use wsproto_core::{Accept, Bytes, ClientHandshake, Connection, DataKind, Event, Reject, Role, State};
 
 use crate::errors::{core_error, guard, invalid_argument, napi_error, JsError, JsResult};
 use crate::events::{self, header, push, record, T_ACCEPTED, T_ERROR, T_MORE, T_REJECTED, T_REQUEST};
@@ -445,6 +445,50 @@ pub fn send_binary(h: u32, data: &[u8], len: Option<u32>) -> Result<(), String> 
     with(h, |n| n.conn.send_binary(prefix(data, len)?).map_err(core_error))
 }
 
+/// Sends a binary message from a Buffer the engine may keep instead of
+/// copying (a server without permessage-deflate, 4 KiB and more). Returns
+/// true when it was kept: the Buffer is then a piece of the output, which
+/// `take_output_parts` marks with `null` in its place, and JS writes the
+/// Buffer itself there. The engine holds a reference until then.
+#[napi]
+pub fn send_binary_ref(h: u32, data: Buffer) -> Result<bool, String> {
+    with(h, |n| {
+        if !n.conn.shares(data.len()) {
+            n.conn.send_binary(&data).map_err(core_error)?;
+            return Ok(false);
+        }
+        n.conn.send_binary_shared(Bytes::from_owner(data)).map_err(core_error)?;
+        Ok(true)
+    })
+}
+
+/// Takes the output as pieces: Buffers of the engine's bytes, and `null`
+/// where a Buffer kept by `send_binary_ref` goes (oldest first). `null`
+/// when there is no output.
+#[napi]
+pub fn take_output_parts<'env>(env: &'env Env, h: u32) -> Result<Option<Array<'env>>, String> {
+    with(h, |n| {
+        let conn = &mut n.conn;
+        if !conn.wants_write() {
+            return Ok(None);
+        }
+        let mut parts = env.create_array(0).map_err(napi_error)?;
+        let mut i = 0;
+        while conn.wants_write() {
+            let piece = conn.output();
+            let len = piece.len();
+            if conn.output_is_shared() {
+                parts.set(i, Null).map_err(napi_error)?;
+            } else {
+                parts.set(i, new_buffer(env, &[piece])?).map_err(napi_error)?;
+            }
+            conn.consume_output(len);
+            i += 1;
+        }
+        Ok(Some(parts))
+    })
+}
+
 /// Sends one fragment of a message; `fin` ends it.
 #[napi]
 pub fn send_fragment(h: u32, is_text: bool, data: &[u8], fin: bool) -> Result<(), String> {
@@ -477,9 +521,14 @@ pub fn close(h: u32, code: u16, reason: Option<String>) -> Result<(), String> {
 pub fn take_output<'env>(env: &'env Env, h: u32) -> Result<Option<BufferSlice<'env>>, String> {
     with(h, |n| {
         let conn = &mut n.conn;
-        let pending = conn.output().len();
+        let pending = conn.buffered_out();
         if pending == 0 {
             return Ok(None);
+        }
+        if conn.output().len() != pending {
+            // Buffers kept by `send_binary_ref`: copied into one Buffer.
+            let all = conn.take_output();
+            return new_buffer(env, &[&all]).map(Some);
         }
         if pending >= HAND_OVER_OUTPUT {
             // Large output (a big message) is handed over without a copy,
@@ -516,7 +565,7 @@ pub fn is_client(h: u32) -> Result<bool, String> {
 /// Bytes waiting in the output.
 #[napi]
 pub fn buffered_out(h: u32) -> Result<u32, String> {
-    read(h, |n| clamp(n.conn.output().len()))
+    read(h, |n| clamp(n.conn.buffered_out()))
 }
 
 /// Received bytes not yet turned into events.

@@ -516,3 +516,61 @@ test('staging never hides misuse: fragments in progress and closed states throw 
   const server = Connection.server();
   assert.throws(() => server.sendText('x'), { code: 'WSPROTO_LOCAL_INVALID_STATE' });
 });
+
+test('large Buffers a server sends are output pieces of their own, not copies', () => {
+  const { client, server } = openPair();
+  const big = Buffer.alloc(70000);
+  for (let i = 0; i < big.length; i++) big[i] = (i * 31 + 7) & 255;
+  const mid = Buffer.alloc(9000, 0x5a); // above the 8 KiB staged sends
+  server.sendText('a');
+  server.sendBinary(big);
+  server.ping(Buffer.from('p'));
+  server.sendBinary(mid);
+  server.sendBinary(Buffer.alloc(4095, 1)); // under 4 KiB: copied
+  assert.equal(server.bufferedAmount, 3 + 10 + 70000 + 3 + 4 + 9000 + 4 + 4095);
+  const parts = server.takeOutputParts();
+  assert.equal(parts.length, 5);
+  // RFC 6455 §5.2: text "a"; FIN+binary with a 64-bit length of 70000.
+  assert.deepEqual(parts[0], Buffer.from([0x81, 1, 0x61, 0x82, 127, 0, 0, 0, 0, 0, 1, 0x11, 0x70]));
+  assert.equal(parts[1], big, 'the caller\'s own Buffer, not a copy');
+  assert.deepEqual(parts[2], Buffer.from([0x89, 1, 0x70, 0x82, 126, 0x23, 0x28]));
+  assert.equal(parts[3], mid);
+  assert.deepEqual(parts[4].subarray(0, 4), Buffer.from([0x82, 126, 0x0f, 0xff]));
+  assert.equal(parts[4].length, 4 + 4095);
+  assert.equal(server.bufferedAmount, 0);
+  assert.equal(server.takeOutputParts(), null);
+  const got = client.receiveData(Buffer.concat(parts)).map((e) => [e.type, e.data.length]);
+  assert.deepEqual(got, [
+    ['text', 1],
+    ['binary', 70000],
+    ['ping', 1],
+    ['binary', 9000],
+    ['binary', 4095],
+  ]);
+  // The same sends taken with takeOutput: one Buffer, identical bytes.
+  const again = openPair().server;
+  again.sendText('a');
+  again.sendBinary(big);
+  again.ping(Buffer.from('p'));
+  again.sendBinary(mid);
+  again.sendBinary(Buffer.alloc(4095, 1));
+  assert.deepEqual(again.takeOutput(), Buffer.concat(parts));
+  assert.equal(again.takeOutputParts(), null);
+  // A client masks: always one piece, copied. (First take its pong.)
+  assert.equal(parseFrames(client.takeOutput())[0].opcode, 0xa);
+  client.sendBinary(big);
+  const cparts = client.takeOutputParts();
+  assert.equal(cparts.length, 1);
+  assert.equal(cparts[0].length, 4 + 10 + 70000);
+  const events = server.receiveData(cparts[0]);
+  assert.equal(events.length, 1);
+  assert.deepEqual(events[0].data, big);
+});
+
+test('a kept Buffer refused by the engine is not queued', () => {
+  const { server } = openPair();
+  server.close(1000, '');
+  server.takeOutput();
+  assert.throws(() => server.sendBinary(Buffer.alloc(10000)), { code: 'WSPROTO_LOCAL_INVALID_STATE' });
+  assert.equal(server.takeOutputParts(), null);
+});

@@ -65,6 +65,42 @@ test('ws client -> our server: messages, fragments, ping, close code and reason'
   await stop(srv);
 });
 
+test('ws client -> our server: large Buffers sent without copying arrive intact and in order', async () => {
+  const srv = await ourEchoServer();
+  const big = Buffer.alloc(3 << 20);
+  for (let i = 0; i < big.length; i++) big[i] = (i * 131 + 17) & 255;
+  const mid = Buffer.alloc(20000, 0x42);
+  srv.wss.on('connection', (sock) => {
+    // A burst mixing kept Buffers with copied messages, then a callback.
+    sock.send('first');
+    sock.send(big);
+    sock.send(mid);
+    sock.send(Buffer.from('small'));
+    sock.send(big, () => sock.send('sent'));
+  });
+  const client = new ws.WebSocket(`ws://127.0.0.1:${srv.port}/`);
+  const got = [];
+  client.on('message', (data, isBinary) => got.push([isBinary, Buffer.from(data)]));
+  await once(client, 'open');
+  while (got.length < 6) await once(client, 'message');
+  assert.deepEqual(
+    got.map(([b, d]) => [b, d.length]),
+    [
+      [false, 5],
+      [true, big.length],
+      [true, mid.length],
+      [true, 5],
+      [true, big.length],
+      [false, 4],
+    ],
+  );
+  assert.ok(got[1][1].equals(big) && got[4][1].equals(big));
+  assert.ok(got[2][1].equals(mid));
+  client.close();
+  await once(client, 'close');
+  await stop(srv);
+});
+
 test('ws client -> our server: message and close in one write are both answered in order', async () => {
   const srv = await ourEchoServer();
   const client = new ws.WebSocket(`ws://127.0.0.1:${srv.port}/`);

@@ -535,6 +535,12 @@ impl Connection {
         }
     }
 
+    /// Whether [`output`](Self::output) is a payload sent by reference
+    /// (rather than bytes of the connection's own buffer).
+    pub fn output_is_shared(&self) -> bool {
+        matches!(self.shared.front(), Some(s) if self.opos >= s.at)
+    }
+
     /// Fills `dst` with the pending output in order, for a vectored write
     /// (`writev`), and returns how many slices it filled. If `dst` is too
     /// short, the rest follows after the filled part is consumed.
@@ -718,7 +724,7 @@ impl Connection {
     /// into [`Bytes`] without copying.
     pub fn send_binary_shared(&mut self, data: impl Into<Bytes>) -> Result<(), Error> {
         let data = data.into();
-        if self.role == Role::Client || self.extension.is_some() || data.len() < SHARE_MIN {
+        if !self.shares(data.len()) {
             return self.send_binary(&data);
         }
         self.check_whole_message()?;
@@ -726,6 +732,12 @@ impl Connection {
         self.shared_len += data.len();
         self.shared.push_back(Shared { at: self.out.len(), data });
         Ok(())
+    }
+
+    /// Whether [`send_binary_shared`](Self::send_binary_shared) would keep a
+    /// payload of `len` bytes by reference (rather than copy it).
+    pub fn shares(&self, len: usize) -> bool {
+        self.role == Role::Server && self.extension.is_none() && len >= SHARE_MIN
     }
 
     /// Sends one fragment of a message (§5.4). The first call starts a

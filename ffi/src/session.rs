@@ -12,9 +12,8 @@ use std::io;
 use std::sync::Arc;
 
 use wsproto_core::{
-    Bytes,
-    close, Accept, ClientHandshake, Connection, DataKind, Error, ErrorKind, Event, Reject, Request, Response, Role,
-    State,
+    close, Accept, Bytes, ClientHandshake, Connection, DataKind, Error, ErrorKind, Event, Reject, Request, Response,
+    Role, State,
 };
 
 use crate::config::wsproto_config;
