@@ -208,6 +208,9 @@ struct InFrame {
     done: u64,
     /// Unmasked payload bytes kept in place at `inbuf[rpos..]`.
     kept: usize,
+    /// Text payload bytes after the decoded ones that `receive` already
+    /// validated while copying them in (see `Connection::copy_text`).
+    checked: u64,
 }
 
 /// The data message being received.
@@ -366,10 +369,58 @@ impl Connection {
             let ahead = (self.inbuf.len() + data.len()).min(1 << 20);
             self.inbuf.reserve(data.len() + 3 * ahead);
         }
+        let n = self.copy_text(data);
         if self.unmasker == Unmasker::Off {
             self.start_unmasker();
         }
-        self.unmasker.append(&mut self.inbuf, data);
+        self.unmasker.append(&mut self.inbuf, &data[n..]);
+    }
+
+    /// Inside the payload of a text frame whose bytes the decoder has
+    /// caught up with: copies the payload bytes at the start of `data` in,
+    /// unmasking and validating them as UTF-8 in the same pass (a large
+    /// text message is then read once, not copied and then read again),
+    /// and returns how many it took. The decoder skips validating them
+    /// (`InFrame::checked`); if they are invalid, the validator is left as
+    /// it was and the decoder finds the error itself, in order.
+    fn copy_text(&mut self, data: &[u8]) -> usize {
+        const MIN: usize = 256;
+        if data.len() < MIN || self.msg.kind != Some(DataKind::Text) || self.msg.transformed || !self.phase_done() {
+            return 0;
+        }
+        let Some(f) = self.frame.as_mut() else { return 0 };
+        if f.header.opcode.is_control() || f.checked != 0 || self.rpos + f.kept != self.inbuf.len() {
+            return 0;
+        }
+        // The mask still to apply, and where in its cycle the bytes start.
+        let (key, phase) = match (self.unmasker, f.header.mask) {
+            (Unmasker::Payload { key, remaining, phase }, _) if remaining == f.remaining => (key, phase),
+            (Unmasker::Off, Some(key)) => (key, (f.done & 3) as usize),
+            (Unmasker::Off, None) => ([0; 4], 0),
+            _ => return 0,
+        };
+        let n = (f.remaining.min(data.len() as u64)) as usize;
+        let mut v = self.msg.utf8.clone();
+        if v.feed_copy(&mut self.inbuf, &data[..n], crate::mask::rotate(key, phase)).is_ok() {
+            self.msg.utf8 = v;
+            f.checked = n as u64;
+        }
+        if key != [0; 4] {
+            // What is buffered is unmasked now; the rest must be too.
+            f.header.mask = Some([0; 4]);
+        }
+        self.unmasker = if (n as u64) < f.remaining {
+            if key != [0; 4] {
+                Unmasker::Payload { key, remaining: f.remaining - n as u64, phase: (phase + n) & 3 }
+            } else {
+                Unmasker::Off
+            }
+        } else if self.role == Role::Server {
+            Unmasker::Header { pending: 0 }
+        } else {
+            Unmasker::Off
+        };
+        n
     }
 
     /// Server: starts unmasking while copying (see `frame::unmasker`) once
@@ -832,7 +883,7 @@ impl Connection {
                 };
                 self.start_frame(&header)?;
                 self.rpos += n;
-                self.frame = Some(InFrame { header, remaining: header.len, done: 0, kept: 0 });
+                self.frame = Some(InFrame { header, remaining: header.len, done: 0, kept: 0, checked: 0 });
             }
             let f = self.frame.expect("a frame is being received");
             let ready = if f.header.opcode.is_control() { self.control_frame(f)? } else { self.data_frame(f)? };
@@ -1046,6 +1097,9 @@ impl Connection {
         let last = frame_done && h.fin;
         let kind = self.msg.kind.expect("a message is being received");
         let text = kind == DataKind::Text;
+        // Bytes `receive` validated on the way in are not fed again.
+        let skip = f.checked.min(take as u64) as usize;
+        f.checked -= skip as u64;
         self.frame = if frame_done { None } else { Some(f) };
 
         let ready = if self.msg.transformed {
@@ -1059,7 +1113,7 @@ impl Connection {
                 None
             }
         } else {
-            if text && self.msg.utf8.feed(&self.inbuf[chunk.clone()]).is_err() {
+            if text && self.msg.utf8.feed(&self.inbuf[chunk.start + skip..chunk.end]).is_err() {
                 return Err(self.fail(ErrorKind::InvalidUtf8, "text message is not valid UTF-8"));
             }
             self.msg.size += take as u64;

@@ -231,7 +231,7 @@ mod avx512 {
     }
 }
 
-fn rotate(key: [u8; 4], offset: usize) -> [u8; 4] {
+pub(crate) fn rotate(key: [u8; 4], offset: usize) -> [u8; 4] {
     let r = offset & 3;
     [key[r], key[(r + 1) & 3], key[(r + 2) & 3], key[(r + 3) & 3]]
 }

@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use wsproto_core::{Config, ErrorKind};
+use wsproto_core::{Config, Connection, ErrorKind};
 
 const BAD_TEXT: &str = "text message is not valid UTF-8";
 
@@ -108,4 +108,91 @@ fn invalid_close_reason_is_1007() {
 fn client_fails_with_masked_1007() {
     let mut w = ClientWire::open();
     Run::new(client).expect(&sframe(TXT, b"\xff"), &[Ev::err(ErrorKind::InvalidUtf8, 1007)], &w.close(1007, BAD_TEXT));
+}
+
+/// Mixed text of about `len` bytes: ASCII and 2-, 3- and 4-byte code points.
+fn mixed_text(len: usize) -> String {
+    let pick = ["hello ", "κόσμε", "€", "𝄞", "中文", "abc def ", "ü", "\u{10ffff}"];
+    let mut s = String::new();
+    let mut i = 7usize;
+    while s.len() < len {
+        i = i.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+        s.push_str(pick[(i >> 16) % pick.len()]);
+    }
+    s
+}
+
+// §8.1 for large text: payload bytes that arrive while the decoder is inside
+// a text frame are validated as they are copied in (and unmasked, for a
+// server). Whole, byte at a time and at every split point (sampled), both
+// roles, one frame and fragments whose boundaries cut code points, with and
+// without partial delivery: the same events as for small pieces.
+#[test]
+fn large_text_validated_while_copied_in() {
+    let s = mixed_text(6000);
+    let b = s.as_bytes();
+    let cut = b.len() / 3 + 1; // inside a code point or not, either way
+    let partial = Config { partial_messages: true, ..Config::default() };
+    let (p1, p2) = (partial.clone(), partial);
+    let cases: [(Box<dyn Fn() -> Connection>, Box<dyn Fn() -> Connection>, Vec<u8>, Vec<u8>); 2] = [
+        (
+            Box::new(server),
+            Box::new(move || server_with(p1.clone())),
+            cframe(TXT, b),
+            cat(&[&cfrag(TXT, &b[..cut], false), &cfrag(CONT, &b[cut..], true)]),
+        ),
+        (
+            Box::new(client),
+            Box::new(move || client_with(p2.clone())),
+            sframe(TXT, b),
+            cat(&[&sfrag(TXT, &b[..cut], false), &sfrag(CONT, &b[cut..], true)]),
+        ),
+    ];
+    for (make, make_partial, frame, frags) in &cases {
+        Run::new(make).expect(frame, &[Ev::text(&s)], b"");
+        Run::new(make).expect(frags, &[Ev::text(&s)], b"");
+        // In pieces of 300 and 4097 bytes: most pieces start mid-frame.
+        for size in [300, 4097] {
+            let pieces: Vec<&[u8]> = frame.chunks(size).collect();
+            assert_eq!(Run::new(make).feed(&pieces).events, vec![Ev::text(&s)]);
+            let pieces: Vec<&[u8]> = frags.chunks(size).collect();
+            assert_eq!(Run::new(make_partial).feed(&pieces).events, vec![Ev::TextChunks(b.to_vec())]);
+        }
+        Run::new(make_partial).expect(frags, &[Ev::TextChunks(b.to_vec())], b"");
+    }
+}
+
+// §8.1: an invalid byte deep inside a large text frame fails the connection
+// with 1007 when it arrives, whichever piece it arrives in, and nothing of
+// the frame is delivered.
+#[test]
+fn large_text_invalid_byte_fails_when_it_arrives() {
+    let s = mixed_text(5000);
+    let (ev, out) = fail_1007(BAD_TEXT);
+    for at in [0usize, 63, 64, 255, 256, 1000, 2047, 4096, 4999] {
+        let mut b = s.as_bytes().to_vec();
+        let at = at.min(b.len() - 1);
+        b[at] = 0xff;
+        let frame = cframe(TXT, &b);
+        let header = frame.len() - b.len();
+        Run::new(server).expect(&frame, &ev, &out);
+        // Only up to the bad byte: already failed.
+        Run::new(server).expect(&frame[..header + at + 1], &ev, &out);
+        // A surrogate, a byte too large and a lone lead at the end of a piece.
+        for bad in [&b"\xed\xa0\x80"[..], b"\xf4\x90\x80\x80", b"\xf5"] {
+            let mut b = s.as_bytes()[..2000].to_vec();
+            b.splice(at.min(1990)..at.min(1990), bad.iter().copied());
+            let frame = sframe(TXT, &b);
+            let header = frame.len() - b.len();
+            let end = header + at.min(1990) + bad.len();
+            Run::new(client).expect(&frame[..end], &ev, &client_close_1007());
+        }
+    }
+}
+
+/// The close frame a client sends for 1007 (masked with the test seed).
+fn client_close_1007() -> Vec<u8> {
+    let mut c = client();
+    c.close(1007, BAD_TEXT).unwrap();
+    c.take_output()
 }

@@ -136,70 +136,81 @@ pub(super) fn is_valid(input: &[u8]) -> bool {
     }
 }
 
+/// Declares, in the calling `#[target_feature]` function, the constant
+/// vectors and the closures `classify(prev, block)` (the error kinds of each
+/// byte of `block` paired with the bytes before it, from `prev` for the
+/// first positions), `after_ascii(prev)` and `is_ascii(block)`.
+#[cfg(target_arch = "x86_64")]
+macro_rules! kernel {
+    ($classify:ident, $after_ascii:ident, $is_ascii:ident) => {
+        let table = |t: &[u8; 16]| {
+            // SAFETY: `t` is 16 readable bytes; the load has no alignment needs.
+            _mm512_broadcast_i32x4(unsafe { _mm_loadu_si128(t.as_ptr().cast()) })
+        };
+        let prev_high = table(&PREV_HIGH);
+        let prev_low = table(&PREV_LOW);
+        let this_high = table(&THIS_HIGH);
+        // Indices into the 128 bytes (previous block, this block) that give,
+        // for each position of this block, the byte 1, 2 and 3 places earlier.
+        let back = |n: i8| {
+            let mut idx = [0i8; 64];
+            for (i, v) in idx.iter_mut().enumerate() {
+                *v = 64 + i as i8 - n;
+            }
+            // SAFETY: `idx` is 64 readable bytes; unaligned load.
+            unsafe { _mm512_loadu_si512(idx.as_ptr().cast()) }
+        };
+        let back1 = back(1);
+        let back2 = back(2);
+        let back3 = back(3);
+        // Saturating `x - bound` is non-zero exactly where a byte is above
+        // `bound`: in the last three positions, a lead byte that needs more
+        // bytes than the block has left.
+        let mut bound = [0xffu8; 64];
+        bound[61] = 0xf0 - 1;
+        bound[62] = 0xe0 - 1;
+        bound[63] = 0xc0 - 1;
+        // SAFETY: `bound` is 64 readable bytes; unaligned load.
+        let bound = unsafe { _mm512_loadu_si512(bound.as_ptr().cast()) };
+        let third_min = _mm512_set1_epi8((0xe0u8 - 0x80) as i8);
+        let fourth_min = _mm512_set1_epi8((0xf0u8 - 0x80) as i8);
+        let high_bit = _mm512_set1_epi8(0x80u8 as i8);
+
+        // The error kinds of every byte of `block` paired with the byte before
+        // it (the last bytes of `prev` for the first positions).
+        let $classify = |prev: __m512i, block: __m512i| {
+            let prev1 = _mm512_permutex2var_epi8(prev, back1, block);
+            // `vpermb` looks up the low 6 bits of each index in a 64-byte table;
+            // the tables hold their 16 entries four times, so bits 4 and 5 do
+            // not matter and no nibble needs masking: the low nibble is the
+            // index itself, the high one a 16-bit shift away (the bits shifted
+            // in from the neighbouring byte land in bits 4..7).
+            let kinds = _mm512_and_si512(
+                _mm512_and_si512(
+                    _mm512_permutexvar_epi8(_mm512_srli_epi16(prev1, 4), prev_high),
+                    _mm512_permutexvar_epi8(prev1, prev_low),
+                ),
+                _mm512_permutexvar_epi8(_mm512_srli_epi16(block, 4), this_high),
+            );
+            let prev2 = _mm512_permutex2var_epi8(prev, back2, block);
+            let prev3 = _mm512_permutex2var_epi8(prev, back3, block);
+            let must_continue = _mm512_and_si512(
+                _mm512_or_si512(_mm512_subs_epu8(prev2, third_min), _mm512_subs_epu8(prev3, fourth_min)),
+                high_bit,
+            );
+            _mm512_xor_si512(kinds, must_continue)
+        };
+
+        // All ASCII: only a sequence left open before the block can fail.
+        let $after_ascii = |prev: __m512i| _mm512_subs_epu8(prev, bound);
+        let $is_ascii = |block: __m512i| _mm512_movepi8_mask(block) == 0;
+    };
+}
+
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
 unsafe fn validate(input: &[u8]) -> bool {
-    let table = |t: &[u8; 16]| {
-        // SAFETY: `t` is 16 readable bytes; the load has no alignment needs.
-        _mm512_broadcast_i32x4(unsafe { _mm_loadu_si128(t.as_ptr().cast()) })
-    };
-    let prev_high = table(&PREV_HIGH);
-    let prev_low = table(&PREV_LOW);
-    let this_high = table(&THIS_HIGH);
-    // Indices into the 128 bytes (previous block, this block) that give,
-    // for each position of this block, the byte 1, 2 and 3 places earlier.
-    let back = |n: i8| {
-        let mut idx = [0i8; 64];
-        for (i, v) in idx.iter_mut().enumerate() {
-            *v = 64 + i as i8 - n;
-        }
-        // SAFETY: `idx` is 64 readable bytes; unaligned load.
-        unsafe { _mm512_loadu_si512(idx.as_ptr().cast()) }
-    };
-    let back1 = back(1);
-    let back2 = back(2);
-    let back3 = back(3);
-    // Saturating `x - bound` is non-zero exactly where a byte is above
-    // `bound`: in the last three positions, a lead byte that needs more
-    // bytes than the block has left.
-    let mut bound = [0xffu8; 64];
-    bound[61] = 0xf0 - 1;
-    bound[62] = 0xe0 - 1;
-    bound[63] = 0xc0 - 1;
-    // SAFETY: `bound` is 64 readable bytes; unaligned load.
-    let bound = unsafe { _mm512_loadu_si512(bound.as_ptr().cast()) };
-    let third_min = _mm512_set1_epi8((0xe0u8 - 0x80) as i8);
-    let fourth_min = _mm512_set1_epi8((0xf0u8 - 0x80) as i8);
-    let high_bit = _mm512_set1_epi8(0x80u8 as i8);
-
-    // The error kinds of every byte of `block` paired with the byte before
-    // it (the last bytes of `prev` for the first positions).
-    let classify = |prev: __m512i, block: __m512i| {
-        let prev1 = _mm512_permutex2var_epi8(prev, back1, block);
-        // `vpermb` looks up the low 6 bits of each index in a 64-byte table;
-        // the tables hold their 16 entries four times, so bits 4 and 5 do
-        // not matter and no nibble needs masking: the low nibble is the
-        // index itself, the high one a 16-bit shift away (the bits shifted
-        // in from the neighbouring byte land in bits 4..7).
-        let kinds = _mm512_and_si512(
-            _mm512_and_si512(
-                _mm512_permutexvar_epi8(_mm512_srli_epi16(prev1, 4), prev_high),
-                _mm512_permutexvar_epi8(prev1, prev_low),
-            ),
-            _mm512_permutexvar_epi8(_mm512_srli_epi16(block, 4), this_high),
-        );
-        let prev2 = _mm512_permutex2var_epi8(prev, back2, block);
-        let prev3 = _mm512_permutex2var_epi8(prev, back3, block);
-        let must_continue = _mm512_and_si512(
-            _mm512_or_si512(_mm512_subs_epu8(prev2, third_min), _mm512_subs_epu8(prev3, fourth_min)),
-            high_bit,
-        );
-        _mm512_xor_si512(kinds, must_continue)
-    };
-
-    // All ASCII: only a sequence left open before the block can fail.
-    let after_ascii = |prev: __m512i| _mm512_subs_epu8(prev, bound);
-    let is_ascii = |block: __m512i| _mm512_movepi8_mask(block) == 0;
+    kernel!(classify, after_ascii, is_ascii);
 
     let mut prev = _mm512_setzero_si512();
     let mut error = _mm512_setzero_si512();
@@ -238,6 +249,77 @@ unsafe fn validate(input: &[u8]) -> bool {
     }
     // A sequence left open by the last block.
     error = _mm512_or_si512(error, after_ascii(prev));
+    _mm512_test_epi8_mask(error, error) == 0
+}
+
+/// Copies `src` to `dst` XORed with `key` (a zero key copies plainly),
+/// checking the copied bytes as UTF-8 on the way: one pass over memory
+/// where copying and then validating would read everything twice. Used for
+/// text payloads as they arrive (see `Utf8Validator::feed_copy`).
+///
+/// A stream check: `context` holds the (up to 3) bytes that came before
+/// `src` in the stream, right-aligned, zeros standing for "nothing open";
+/// every byte of `src` is checked together with the bytes before it, but a
+/// sequence cut by the end of `src` is not an error (the caller carries it).
+/// Returns false on an error. Panics without the CPU features.
+///
+/// # Safety
+///
+/// `dst` must be valid for writing `src.len()` bytes and not overlap `src`.
+pub(super) unsafe fn copy_check(dst: *mut u8, src: &[u8], key: [u8; 4], context: [u8; 3]) -> bool {
+    assert!(available(), "AVX-512 BW/VBMI not available");
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: features detected just above; the pointer contract is
+        // the caller's, passed on.
+        unsafe { copy_check_avx512(dst, src, key, context) }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (dst, src, key, context);
+        unreachable!()
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+unsafe fn copy_check_avx512(dst: *mut u8, src: &[u8], key: [u8; 4], context: [u8; 3]) -> bool {
+    kernel!(classify, after_ascii, is_ascii);
+    let key = _mm512_set1_epi32(i32::from_ne_bytes(key));
+    let mut first = [0u8; 64];
+    first[61..].copy_from_slice(&context);
+    // SAFETY: `first` is 64 readable bytes; unaligned load.
+    let mut prev = unsafe { _mm512_loadu_si512(first.as_ptr().cast()) };
+    let mut error = _mm512_setzero_si512();
+    let mut at = 0;
+    let mut chunks = src.chunks_exact(64);
+    for chunk in &mut chunks {
+        // SAFETY: `chunk` is 64 readable bytes and `dst + at` has room for
+        // 64 (at + 64 <= src.len()); unaligned accesses.
+        let block = unsafe {
+            let b = _mm512_xor_si512(_mm512_loadu_si512(chunk.as_ptr().cast()), key);
+            _mm512_storeu_si512(dst.add(at).cast(), b);
+            b
+        };
+        let found = if is_ascii(block) { after_ascii(prev) } else { classify(prev, block) };
+        error = _mm512_or_si512(error, found);
+        prev = block;
+        at += 64;
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let keep: __mmask64 = (1u64 << rest.len()) - 1;
+        // SAFETY: the mask enables exactly the `rest.len()` bytes left in
+        // `src` and in `dst`; masked-off bytes are not touched.
+        let block = unsafe {
+            let b = _mm512_xor_si512(_mm512_maskz_loadu_epi8(keep, rest.as_ptr().cast()), key);
+            _mm512_mask_storeu_epi8(dst.add(at).cast(), keep, b);
+            _mm512_maskz_mov_epi8(keep, b)
+        };
+        // Only real positions count: the zero padding after a sequence cut
+        // by the end of `src` is not the stream's next byte.
+        error = _mm512_or_si512(error, _mm512_maskz_mov_epi8(keep, classify(prev, block)));
+    }
     _mm512_test_epi8_mask(error, error) == 0
 }
 

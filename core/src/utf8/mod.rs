@@ -61,6 +61,51 @@ impl Utf8Validator {
         Ok(())
     }
 
+    /// Appends `src` XORed with `key` (a zero key copies plainly; a nonzero
+    /// one is already rotated to the phase `src` starts at) to `dst` and
+    /// validates the appended bytes as the next piece, like
+    /// [`feed`](Self::feed). Where the CPU allows, copying (and unmasking)
+    /// and validating are one pass over the bytes. The bytes are appended
+    /// even when they are invalid.
+    pub fn feed_copy(&mut self, dst: &mut Vec<u8>, src: &[u8], key: [u8; 4]) -> Result<(), InvalidUtf8> {
+        let start = dst.len();
+        if src.len() < 64 || !avx512::available() {
+            crate::mask::extend_masked_at(dst, src, key, 0);
+            return self.feed(&dst[start..]);
+        }
+        let mut context = [0u8; 3];
+        let carried = self.carry_len as usize;
+        context[3 - carried..].copy_from_slice(&self.carry[..carried]);
+        dst.reserve(src.len());
+        // SAFETY: `reserve` made room for `src.len()` bytes after `start`;
+        // `src` is a shared borrow, so it cannot overlap `dst`'s buffer.
+        // `copy_check` writes all of them, so `set_len` exposes initialized
+        // memory only.
+        let ok = unsafe {
+            let ok = avx512::copy_check(dst.as_mut_ptr().add(start), src, key, context);
+            dst.set_len(start + src.len());
+            ok
+        };
+        if !ok {
+            return Err(InvalidUtf8);
+        }
+        // Every byte was checked with the bytes before it; what is left is
+        // the end of the piece: a sequence it cuts is carried, and a lead
+        // byte that can start no sequence fails now rather than with the
+        // next piece. (`src` has 64 bytes or more, so the tail is new.)
+        let new = &dst[start..];
+        let (tail_len, complete) = open_tail(new);
+        let tail = &new[new.len() - tail_len..];
+        if complete {
+            self.carry_len = 0;
+        } else {
+            check_prefix(tail)?;
+            self.carry[..tail_len].copy_from_slice(tail);
+            self.carry_len = tail_len as u8;
+        }
+        Ok(())
+    }
+
     /// Ends the message: a code point left incomplete is an error.
     pub fn finish(&mut self) -> Result<(), InvalidUtf8> {
         let incomplete = self.carry_len != 0;
@@ -143,6 +188,27 @@ fn incomplete_tail_len(input: &[u8]) -> usize {
     0
 }
 
+/// The last sequence of `bytes` (already checked pairwise): its length
+/// from its lead byte (1 to 4) and whether it is complete. A lead byte that
+/// starts no sequence (`C0`, `C1`, `F5..`) is reported incomplete, so that
+/// `check_prefix` rejects it.
+fn open_tail(bytes: &[u8]) -> (usize, bool) {
+    for back in 1..=bytes.len().min(4) {
+        let b = bytes[bytes.len() - back];
+        if b & 0xc0 == 0x80 {
+            continue;
+        }
+        return match b {
+            0x00..=0x7f => (back, true),
+            0xc2..=0xf4 => (back, width(b) <= back),
+            _ => (back, false),
+        };
+    }
+    // Four continuation bytes in a row: already an error pairwise; report
+    // the last one as an impossible prefix.
+    (1, false)
+}
+
 fn width(first: u8) -> usize {
     match first {
         0xc2..=0xdf => 2,
@@ -222,6 +288,61 @@ mod tests {
                 let want = std::str::from_utf8(&v).is_ok();
                 assert_eq!(portable(&v).is_ok(), want, "{v:02x?}");
                 assert_eq!(validate(&v).is_ok(), want, "{v:02x?}");
+            }
+        }
+    }
+
+    /// `feed_copy` (copy, unmask and validate in one pass) agrees with
+    /// `feed` piece by piece, copies the unmasked bytes, and the whole
+    /// agrees with std, for text cut at random points and mutated.
+    #[test]
+    fn feed_copy_agrees_with_feed_at_every_piece() {
+        let mut seed = 0x1234_5678_u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let pick = ["a", "é", "€", "𝄞", "ß", " ", "中", "\u{10ffff}", "\u{7f}", "Z"];
+        for round in 0..3000 {
+            let mut text = Vec::new();
+            let len = (next() % 700) as usize;
+            while text.len() < len {
+                text.extend_from_slice(pick[(next() % pick.len() as u64) as usize].as_bytes());
+            }
+            if round % 2 == 1 && !text.is_empty() {
+                let at = (next() % text.len() as u64) as usize;
+                text[at] = next() as u8;
+            }
+            let key = [0x37, 0xfa, (next() & 0xff) as u8, 0x3d];
+            let masked: Vec<u8> = text.iter().enumerate().map(|(i, b)| b ^ key[i & 3]).collect();
+            let mut cuts: Vec<usize> = (0..(next() % 5)).map(|_| (next() % (text.len() as u64 + 1)) as usize).collect();
+            cuts.push(0);
+            cuts.push(text.len());
+            cuts.sort_unstable();
+            let (mut a, mut b) = (Utf8Validator::new(), Utf8Validator::new());
+            let mut dst = vec![9u8; 3];
+            let mut failed = false;
+            for w in cuts.windows(2) {
+                let (from, to) = (w[0], w[1]);
+                let ra = a.feed(&text[from..to]);
+                let phase_key = [key[from & 3], key[(from + 1) & 3], key[(from + 2) & 3], key[(from + 3) & 3]];
+                let rb = b.feed_copy(&mut dst, &masked[from..to], phase_key);
+                assert_eq!(ra, rb, "round {round} piece {from}..{to}");
+                assert_eq!(&dst[3 + from..], &text[from..to]);
+                if ra.is_err() {
+                    failed = true;
+                    break;
+                }
+            }
+            let whole_ok = std::str::from_utf8(&text).is_ok();
+            if failed {
+                assert!(!whole_ok, "round {round}: rejected valid text");
+            } else {
+                let end = a.finish();
+                assert_eq!(end, b.finish(), "round {round}");
+                assert_eq!(end.is_ok(), whole_ok, "round {round} cuts {cuts:?} text {text:02x?}");
             }
         }
     }
