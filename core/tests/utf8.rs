@@ -110,6 +110,9 @@ fn client_fails_with_masked_1007() {
     Run::new(client).expect(&sframe(TXT, b"\xff"), &[Ev::err(ErrorKind::InvalidUtf8, 1007)], &w.close(1007, BAD_TEXT));
 }
 
+/// Makes a fresh connection for a scenario.
+type Make = Box<dyn Fn() -> Connection>;
+
 /// Mixed text of about `len` bytes: ASCII and 2-, 3- and 4-byte code points.
 fn mixed_text(len: usize) -> String {
     let pick = ["hello ", "κόσμε", "€", "𝄞", "中文", "abc def ", "ü", "\u{10ffff}"];
@@ -134,7 +137,7 @@ fn large_text_validated_while_copied_in() {
     let cut = b.len() / 3 + 1; // inside a code point or not, either way
     let partial = Config { partial_messages: true, ..Config::default() };
     let (p1, p2) = (partial.clone(), partial);
-    let cases: [(Box<dyn Fn() -> Connection>, Box<dyn Fn() -> Connection>, Vec<u8>, Vec<u8>); 2] = [
+    let cases: [(Make, Make, Vec<u8>, Vec<u8>); 2] = [
         (
             Box::new(server),
             Box::new(move || server_with(p1.clone())),
