@@ -473,6 +473,13 @@ pub fn take_output_parts<'env>(env: &'env Env, h: u32) -> Result<Option<Array<'e
             return Ok(None);
         }
         let mut parts = env.create_array(0).map_err(napi_error)?;
+        if conn.output().len() == conn.buffered_out() {
+            // One piece: as `take_output` (large output handed over).
+            if let Some(all) = take_all(env, conn)? {
+                parts.set(0, all).map_err(napi_error)?;
+            }
+            return Ok(Some(parts));
+        }
         let mut i = 0;
         while conn.wants_write() {
             let piece = conn.output();
@@ -519,28 +526,30 @@ pub fn close(h: u32, code: u16, reason: Option<String>) -> Result<(), String> {
 /// Takes the bytes to write to the transport (`null` when none).
 #[napi]
 pub fn take_output<'env>(env: &'env Env, h: u32) -> Result<Option<BufferSlice<'env>>, String> {
-    with(h, |n| {
-        let conn = &mut n.conn;
-        let pending = conn.buffered_out();
-        if pending == 0 {
-            return Ok(None);
-        }
-        if conn.output().len() != pending {
-            // Buffers kept by `send_binary_ref`: copied into one Buffer.
-            let all = conn.take_output();
-            return new_buffer(env, &[&all]).map(Some);
-        }
-        if pending >= HAND_OVER_OUTPUT {
-            // Large output (a big message) is handed over without a copy,
-            // and the engine goes on in a recycled buffer.
-            let mut v = spare(pending);
-            conn.swap_output(&mut v);
-            return hand_over(env, v, 0..pending).map(Some);
-        }
-        let b = new_buffer(env, &[conn.output()])?;
-        conn.consume_output(pending);
-        Ok(Some(b))
-    })
+    with(h, |n| take_all(env, &mut n.conn))
+}
+
+/// All pending output as one Buffer (`None` when there is none).
+fn take_all<'env>(env: &'env Env, conn: &mut Connection) -> JsResult<Option<BufferSlice<'env>>> {
+    let pending = conn.buffered_out();
+    if pending == 0 {
+        return Ok(None);
+    }
+    if conn.output().len() != pending {
+        // Buffers kept by `send_binary_ref`: copied into one Buffer.
+        let all = conn.take_output();
+        return new_buffer(env, &[&all]).map(Some);
+    }
+    if pending >= HAND_OVER_OUTPUT {
+        // Large output (a big message) is handed over without a copy,
+        // and the engine goes on in a recycled buffer.
+        let mut v = spare(pending);
+        conn.swap_output(&mut v);
+        return hand_over(env, v, 0..pending).map(Some);
+    }
+    let b = new_buffer(env, &[conn.output()])?;
+    conn.consume_output(pending);
+    Ok(Some(b))
 }
 
 /// The state as a number: 0 CONNECTING, 1 OPEN, 2 LOCAL_CLOSING,

@@ -520,11 +520,7 @@ impl Engine {
         let conn = self.conn.as_mut().map(Exclusive::get_mut).ok_or_else(not_started)?;
         if !sending && fin && conn.state() == CoreState::Open && conn.extension().is_none() && !conn.wants_write() {
             let opcode = if kind == DataKind::Text { OpCode::Text } else { OpCode::Binary };
-            let mask = client.then(|| {
-                let mut key = [0u8; 4];
-                self.rng.fill(&mut key);
-                key
-            });
+            let mask = client.then(|| self.rng.mask_key());
             return Ok(Some(encode_frame(py, opcode, mask, payload)?));
         }
         let r = match (kind, !sending && fin) {
