@@ -20,7 +20,7 @@ use crate::close::{self, is_valid_wire_code, MAX_REASON_LEN, NO_STATUS_RCVD};
 use crate::config::Config;
 use crate::error::{local, Error, ErrorKind};
 use crate::extension::Extension;
-use crate::frame::unmasker::{Unmasker, FUSE_MIN};
+use crate::frame::unmasker::{Unmasker, Walk, FUSE_MIN};
 use crate::frame::{FrameHeader, HeaderError, OpCode, MAX_CONTROL_PAYLOAD};
 use crate::handshake::client::{self, BodyLength, Pending};
 use crate::handshake::server;
@@ -137,8 +137,13 @@ pub struct Connection {
     /// Received bytes; `inbuf[rpos..]` is not yet consumed.
     inbuf: Vec<u8>,
     rpos: usize,
-    /// Server: unmasks payloads as `receive` copies them into `inbuf`.
+    /// The stream offset of `inbuf[0]` (bytes received before it).
+    in_base: u64,
+    /// Walks the frames `receive` copies into `inbuf`: unmasks payloads
+    /// (server) and validates single-frame text messages (both roles).
     unmasker: Unmasker,
+    /// Stream offsets of text payloads the walk found valid (oldest first).
+    text_marks: VecDeque<u64>,
     /// Bytes handed out in the last event, consumed on the next call.
     deferred: usize,
     eof: bool,
@@ -295,7 +300,9 @@ impl Connection {
             phase,
             inbuf: Vec::new(),
             rpos: 0,
+            in_base: 0,
             unmasker: Unmasker::Off,
+            text_marks: VecDeque::new(),
             deferred: 0,
             eof: false,
             peer_closed: false,
@@ -352,6 +359,7 @@ impl Connection {
             return; // Nothing more will be read; drop the bytes.
         }
         if self.rpos == self.inbuf.len() {
+            self.in_base += self.inbuf.len() as u64;
             self.inbuf.clear();
             self.rpos = 0;
         } else if self.rpos > 0
@@ -365,6 +373,7 @@ impl Connection {
             // that a message arriving in many reads is not moved again on
             // every read (that would copy each large message twice).
             self.inbuf.drain(..self.rpos);
+            self.in_base += self.rpos as u64;
             self.rpos = 0;
             let ahead = (self.inbuf.len() + data.len()).min(1 << 20);
             self.inbuf.reserve(data.len() + 3 * ahead);
@@ -373,7 +382,13 @@ impl Connection {
         if self.unmasker == Unmasker::Off {
             self.start_unmasker();
         }
-        self.unmasker.append(&mut self.inbuf, &data[n..]);
+        let mut walk = Walk {
+            client: self.role == Role::Client,
+            check_text: self.extension.is_none() && !self.config.partial_messages,
+            base: self.in_base,
+            marks: &mut self.text_marks,
+        };
+        self.unmasker.walk(&mut self.inbuf, &data[n..], &mut walk);
     }
 
     /// Inside the payload of a text frame whose bytes the decoder has
@@ -394,13 +409,14 @@ impl Connection {
         }
         // The mask still to apply, and where in its cycle the bytes start.
         let (key, phase) = match (self.unmasker, f.header.mask) {
-            (Unmasker::Payload { key, remaining, phase }, _) if remaining == f.remaining => (key, phase),
+            (Unmasker::Payload { key, remaining, phase, .. }, _) if remaining == f.remaining => (key, phase),
             (Unmasker::Off, Some(key)) => (key, (f.done & 3) as usize),
             (Unmasker::Off, None) => ([0; 4], 0),
+            (Unmasker::Skip { remaining }, None) if remaining == f.remaining => ([0; 4], 0),
             _ => return 0,
         };
         let n = (f.remaining.min(data.len() as u64)) as usize;
-        let mut v = self.msg.utf8.clone();
+        let mut v = self.msg.utf8;
         if v.feed_copy(&mut self.inbuf, &data[..n], crate::mask::rotate(key, phase)).is_ok() {
             self.msg.utf8 = v;
             f.checked = n as u64;
@@ -411,14 +427,12 @@ impl Connection {
         }
         self.unmasker = if (n as u64) < f.remaining {
             if key != [0; 4] {
-                Unmasker::Payload { key, remaining: f.remaining - n as u64, phase: (phase + n) & 3 }
+                Unmasker::Payload { key, remaining: f.remaining - n as u64, phase: (phase + n) & 3, text: None }
             } else {
                 Unmasker::Off
             }
-        } else if self.role == Role::Server {
-            Unmasker::Header { pending: 0 }
         } else {
-            Unmasker::Off
+            Unmasker::Header { pending: 0 }
         };
         n
     }
@@ -427,7 +441,7 @@ impl Connection {
     /// the decoder has caught up with the buffer, so that where the next
     /// header starts is known.
     fn start_unmasker(&mut self) {
-        if self.role != Role::Server || !self.phase_done() {
+        if !self.phase_done() {
             return;
         }
         match self.frame.as_mut() {
@@ -453,11 +467,12 @@ impl Connection {
                 }
                 match f.header.mask {
                     Some(key) if f.remaining >= FUSE_MIN => {
-                        self.unmasker = Unmasker::Payload { key, remaining: f.remaining, phase: (f.done & 3) as usize };
+                        self.unmasker =
+                            Unmasker::Payload { key, remaining: f.remaining, phase: (f.done & 3) as usize, text: None };
                         f.header.mask = Some([0; 4]);
                     }
-                    Some(_) => self.unmasker = Unmasker::Skip { remaining: f.remaining },
-                    None => {}
+                    // Small, or unmasked: nothing to do on the way in.
+                    _ => self.unmasker = Unmasker::Skip { remaining: f.remaining },
                 }
             }
         }
@@ -562,6 +577,7 @@ impl Connection {
         spare.clear();
         spare.extend_from_slice(&self.inbuf[range.end..]);
         std::mem::swap(&mut self.inbuf, spare);
+        self.in_base += range.end as u64;
         self.rpos = 0;
         self.deferred = 0;
         Some(range)
@@ -708,6 +724,7 @@ impl Connection {
     pub fn release_memory(&mut self) {
         self.settle();
         if self.rpos == self.inbuf.len() {
+            self.in_base += self.inbuf.len() as u64;
             self.inbuf = Vec::new();
             self.rpos = 0;
         }
@@ -806,7 +823,7 @@ impl Connection {
             if self.sending.is_none() {
                 self.send_utf8.reset();
             }
-            let mut v = self.send_utf8.clone();
+            let mut v = self.send_utf8;
             v.feed(data).map_err(|_| local(ErrorKind::InvalidArgument, "text fragment is not valid UTF-8"))?;
             if fin {
                 v.finish().map_err(|_| local(ErrorKind::InvalidArgument, "text message ends inside a code point"))?;
@@ -937,7 +954,17 @@ impl Connection {
         if let Some(key) = h.mask {
             apply_mask(&mut self.inbuf[range.clone()], key, 0);
         }
-        if text && utf8::validate(&self.inbuf[range.clone()]).is_err() {
+        // A text payload the walk in `receive` already found valid is not
+        // read again (marks for payloads passed by other paths are stale).
+        let at = self.in_base + start as u64;
+        while self.text_marks.front().is_some_and(|&m| m < at) {
+            self.text_marks.pop_front();
+        }
+        let checked = text && self.text_marks.front() == Some(&at);
+        if checked {
+            self.text_marks.pop_front();
+        }
+        if text && !checked && utf8::validate(&self.inbuf[range.clone()]).is_err() {
             // Report it as the incremental path would (the close reason
             // must not depend on how the bytes were split into reads).
             let detail = match Utf8Validator::new().feed(&self.inbuf[range]) {
@@ -963,6 +990,8 @@ impl Connection {
     }
 
     fn drop_input(&mut self) {
+        self.in_base += self.inbuf.len() as u64;
+        self.text_marks.clear();
         self.inbuf.clear();
         self.rpos = 0;
         self.deferred = 0;

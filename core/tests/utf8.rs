@@ -199,3 +199,27 @@ fn client_close_1007() -> Vec<u8> {
     c.close(1007, BAD_TEXT).unwrap();
     c.take_output()
 }
+
+// §8.1 when many messages arrive in one read: large text messages are
+// validated while the read is copied in, small and binary ones by the
+// decoder; an invalid one among them still fails the connection in order,
+// after the messages before it.
+#[test]
+fn large_texts_in_one_read_then_an_invalid_one() {
+    let a = mixed_text(3000);
+    let b = mixed_text(700);
+    let bin = vec![0xffu8; 2000];
+    let mut bad = mixed_text(1500).into_bytes();
+    bad[1200] = 0xc0;
+    for (make, enc) in [
+        (server as fn() -> Connection, cframe as fn(u8, &[u8]) -> Vec<u8>),
+        (client as fn() -> Connection, sframe as fn(u8, &[u8]) -> Vec<u8>),
+    ] {
+        let good = cat(&[&enc(TXT, a.as_bytes()), &enc(BIN, &bin), &enc(TXT, b"tiny"), &enc(TXT, b.as_bytes())]);
+        let want = [Ev::text(&a), Ev::binary(&bin), Ev::text("tiny"), Ev::text(&b)];
+        Run::new(make).expect(&good, &want, b"");
+        let got = Run::new(make).check(&cat(&[&good, &enc(TXT, &bad), &enc(TXT, b"never")]));
+        assert_eq!(got.events[..4], want);
+        assert_eq!(got.events[4..], [Ev::err(ErrorKind::InvalidUtf8, 1007)]);
+    }
+}

@@ -20,8 +20,11 @@
 //! connection). An unmasked or invalid header stops it; the decoder then
 //! unmasks (or rejects) in place as before.
 
-use super::{FrameHeader, MAX_HEADER_LEN};
-use crate::mask::extend_masked_at;
+use std::collections::VecDeque;
+
+use super::{FrameHeader, OpCode, MAX_HEADER_LEN};
+use crate::mask::{extend_masked_at, rotate};
+use crate::utf8::Utf8Validator;
 
 /// Payloads shorter than this are copied as they are, together with the
 /// frames after them, and unmasked in place by the decoder: for small
@@ -39,16 +42,52 @@ pub(crate) enum Unmasker {
     Header { pending: usize },
     /// Inside a payload left to the decoder: `remaining` bytes are to come.
     Skip { remaining: u64 },
-    /// Inside a masked payload unmasked on the way in: `remaining` bytes of
-    /// it are still to come, and `phase` bytes of it came before (only
-    /// `phase % 4` matters).
-    Payload { key: [u8; 4], remaining: u64, phase: usize },
+    /// Inside a payload copied (and, with a nonzero key, unmasked) on the
+    /// way in: `remaining` bytes of it are still to come, and `phase` bytes
+    /// of it came before (only `phase % 4` matters). `text` validates a
+    /// single-frame text message on the way too (see [`Walk::marks`]).
+    Payload { key: [u8; 4], remaining: u64, phase: usize, text: Option<TextCheck> },
 }
 
+/// A single-frame text message validated as it is copied in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TextCheck {
+    utf8: Utf8Validator,
+    /// The stream offset where the payload starts.
+    start: u64,
+}
+
+/// What the walk needs to know about the connection, and where it reports.
+pub(crate) struct Walk<'a> {
+    /// A client's walk: frames come unmasked (a masked one stops it).
+    pub client: bool,
+    /// Validate single-frame text messages (no extension transforms them
+    /// and they are delivered whole).
+    pub check_text: bool,
+    /// The stream offset of `buf[0]`.
+    pub base: u64,
+    /// Stream offsets of the payloads of single-frame text messages found
+    /// to be valid UTF-8 on the way in, so that the decoder need not read
+    /// them again.
+    pub marks: &'a mut VecDeque<u64>,
+}
+
+/// At most this many marks are kept; older ones are dropped (the decoder
+/// then validates those messages itself).
+const MAX_MARKS: usize = 64;
+
 impl Unmasker {
-    /// Appends `data` to `buf`, unmasking the payloads of large frames on
-    /// the way, up to the first small frame; the rest is copied in one piece.
+    /// A server's walk without text checks (for the tests of unmasking).
+    #[cfg(test)]
     pub(crate) fn append(&mut self, buf: &mut Vec<u8>, data: &[u8]) {
+        let mut marks = VecDeque::new();
+        self.walk(buf, data, &mut Walk { client: false, check_text: false, base: 0, marks: &mut marks });
+    }
+
+    /// Appends `data` to `buf`, unmasking the payloads of large frames on
+    /// the way (and validating large single-frame text messages), up to the
+    /// first small frame; the rest is copied in one piece.
+    pub(crate) fn walk(&mut self, buf: &mut Vec<u8>, data: &[u8], ctx: &mut Walk<'_>) {
         buf.reserve(data.len());
         // `data[plain..pos]` is walked over and still to be copied as is.
         let mut plain = 0;
@@ -65,16 +104,33 @@ impl Unmasker {
                         Unmasker::Skip { remaining: remaining - n }
                     };
                 }
-                Unmasker::Payload { key, remaining, phase } => {
+                Unmasker::Payload { key, remaining, phase, mut text } => {
                     buf.extend_from_slice(&data[plain..pos]);
                     let n = remaining.min((data.len() - pos) as u64) as usize;
-                    extend_masked_at(buf, &data[pos..pos + n], key, phase);
+                    let piece = &data[pos..pos + n];
+                    match text.as_mut() {
+                        Some(t) => {
+                            if t.utf8.feed_copy(buf, piece, rotate(key, phase)).is_err() {
+                                text = None; // The decoder finds the error itself.
+                            }
+                        }
+                        None if key == [0; 4] => buf.extend_from_slice(piece),
+                        None => extend_masked_at(buf, piece, key, phase),
+                    }
                     pos += n;
                     plain = pos;
                     *self = if n as u64 == remaining {
+                        if let Some(mut t) = text {
+                            if t.utf8.finish().is_ok() {
+                                if ctx.marks.len() == MAX_MARKS {
+                                    ctx.marks.pop_front();
+                                }
+                                ctx.marks.push_back(t.start);
+                            }
+                        }
                         Unmasker::Header { pending: 0 }
                     } else {
-                        Unmasker::Payload { key, remaining: remaining - n as u64, phase: (phase + n) & 3 }
+                        Unmasker::Payload { key, remaining: remaining - n as u64, phase: (phase + n) & 3, text }
                     };
                 }
                 Unmasker::Header { pending } => {
@@ -103,24 +159,41 @@ impl Unmasker {
                             continue;
                         }
                     };
-                    let Some(key) = header.mask.filter(|_| header.len >= FUSE_MIN) else {
-                        // Unmasked (the decoder rejects it), or small: then
-                        // stop walking for the rest of this piece. Each header
-                        // read here is a dependent load from the caller's
-                        // buffer; for a run of small frames those loads
-                        // would cost more than the fusing saves. The
-                        // connection restarts the walk on the next read.
+                    // A server's frames come masked, a client's unmasked;
+                    // the other kind is an error the decoder reports.
+                    let wrong_masking = header.mask.is_some() == ctx.client;
+                    if wrong_masking || header.len < FUSE_MIN {
+                        // Or small: then stop walking for the rest of this
+                        // piece. Each header read here is a dependent load
+                        // from the caller's buffer; for a run of small frames
+                        // those loads would cost more than the fusing saves.
+                        // The connection restarts the walk on the next read.
                         *self = Unmasker::Off;
                         continue;
-                    };
+                    }
                     pos += len - pending;
                     buf.extend_from_slice(&data[plain..pos]);
                     plain = pos;
-                    // The key ends the header, now at the end of `buf`: zero
-                    // it to mark the payload as unmasked (see the module docs).
-                    let end = buf.len();
-                    buf[end - 4..].fill(0);
-                    *self = Unmasker::Payload { key, remaining: header.len, phase: 0 };
+                    let single_text = header.fin && header.rsv == 0 && header.opcode == OpCode::Text;
+                    let text = (ctx.check_text && single_text)
+                        .then(|| TextCheck { utf8: Utf8Validator::new(), start: ctx.base + buf.len() as u64 });
+                    let key = match header.mask {
+                        Some(key) => {
+                            // The key ends the header, now at the end of
+                            // `buf`: zero it to mark the payload as unmasked
+                            // (see the module docs).
+                            let end = buf.len();
+                            buf[end - 4..].fill(0);
+                            key
+                        }
+                        None if text.is_none() => {
+                            // Nothing to do on the way in: walk past it.
+                            *self = Unmasker::Skip { remaining: header.len };
+                            continue;
+                        }
+                        None => [0; 4],
+                    };
+                    *self = Unmasker::Payload { key, remaining: header.len, phase: 0, text };
                 }
             }
         }
@@ -208,7 +281,7 @@ mod tests {
         let wire = frame(&payload, Some(key));
         // Start inside the payload, 7 bytes in: as the connection does when
         // it has unmasked a frame's first bytes itself.
-        let mut u = Unmasker::Payload { key, remaining: 93, phase: 7 };
+        let mut u = Unmasker::Payload { key, remaining: 93, phase: 7, text: None };
         let mut buf = Vec::new();
         u.append(&mut buf, &wire[2 + 4 + 7..]);
         assert_eq!(buf, &payload[7..]);

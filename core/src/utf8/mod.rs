@@ -13,7 +13,7 @@
 mod avx512;
 
 /// The validation state carried between pieces of one text message.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Utf8Validator {
     carry: [u8; 4],
     carry_len: u8,
