@@ -900,7 +900,8 @@ impl Connection {
                 };
                 self.start_frame(&header)?;
                 self.rpos += n;
-                self.frame = Some(InFrame { header, remaining: header.len, done: 0, kept: 0, checked: 0 });
+                let checked = self.adopt_text_check();
+                self.frame = Some(InFrame { header, remaining: header.len, done: 0, kept: 0, checked });
             }
             let f = self.frame.expect("a frame is being received");
             let ready = if f.header.opcode.is_control() { self.control_frame(f)? } else { self.data_frame(f)? };
@@ -976,6 +977,21 @@ impl Connection {
         self.rpos = start;
         self.deferred = range.len();
         Some(Ok((text, range)))
+    }
+
+    /// A text message starts at `rpos` whose payload the walk in `receive`
+    /// is validating and has not finished: the decoder takes the walk's
+    /// validator over (it has seen every buffered byte of the payload) and
+    /// returns how many bytes need no second look.
+    fn adopt_text_check(&mut self) -> u64 {
+        if let Unmasker::Payload { text: Some(t), key, remaining, phase } = self.unmasker {
+            if t.start == self.in_base + self.rpos as u64 && self.msg.kind == Some(DataKind::Text) {
+                self.msg.utf8 = t.utf8;
+                self.unmasker = Unmasker::Payload { key, remaining, phase, text: None };
+                return (self.inbuf.len() - self.rpos) as u64;
+            }
+        }
+        0
     }
 
     /// No complete event in the buffer: report 1006 if the stream ended.

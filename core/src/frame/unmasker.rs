@@ -52,9 +52,10 @@ pub(crate) enum Unmasker {
 /// A single-frame text message validated as it is copied in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct TextCheck {
-    utf8: Utf8Validator,
+    /// The state after the payload bytes copied in so far.
+    pub utf8: Utf8Validator,
     /// The stream offset where the payload starts.
-    start: u64,
+    pub start: u64,
 }
 
 /// What the walk needs to know about the connection, and where it reports.
@@ -71,6 +72,12 @@ pub(crate) struct Walk<'a> {
     /// them again.
     pub marks: &'a mut VecDeque<u64>,
 }
+
+/// Text payloads shorter than this are left to the decoder: it validates
+/// them right after they were copied in, from the cache, and for them the
+/// walk's own per-frame work costs more than the second read. (A client,
+/// which has nothing to unmask, stops walking at a frame this short.)
+pub(crate) const TEXT_CHECK_MIN: u64 = 16 << 10;
 
 /// At most this many marks are kept; older ones are dropped (the decoder
 /// then validates those messages itself).
@@ -162,7 +169,8 @@ impl Unmasker {
                     // A server's frames come masked, a client's unmasked;
                     // the other kind is an error the decoder reports.
                     let wrong_masking = header.mask.is_some() == ctx.client;
-                    if wrong_masking || header.len < FUSE_MIN {
+                    let min = if ctx.client { TEXT_CHECK_MIN } else { FUSE_MIN };
+                    if wrong_masking || header.len < min {
                         // Or small: then stop walking for the rest of this
                         // piece. Each header read here is a dependent load
                         // from the caller's buffer; for a run of small frames
@@ -175,7 +183,7 @@ impl Unmasker {
                     buf.extend_from_slice(&data[plain..pos]);
                     plain = pos;
                     let single_text = header.fin && header.rsv == 0 && header.opcode == OpCode::Text;
-                    let text = (ctx.check_text && single_text)
+                    let text = (ctx.check_text && single_text && header.len >= TEXT_CHECK_MIN)
                         .then(|| TextCheck { utf8: Utf8Validator::new(), start: ctx.base + buf.len() as u64 });
                     let key = match header.mask {
                         Some(key) => {
