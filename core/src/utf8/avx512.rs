@@ -106,6 +106,31 @@ const THIS_HIGH: [u8; 16] = [
     TOO_SHORT,
 ];
 
+/// Indices into the 128 bytes (previous block, this block) that give, for
+/// each position of this block, the byte 1, 2 and 3 places earlier.
+const BACK: [[i8; 64]; 3] = [back(1), back(2), back(3)];
+
+const fn back(n: i8) -> [i8; 64] {
+    let mut idx = [0i8; 64];
+    let mut i = 0;
+    while i < 64 {
+        idx[i] = 64 + i as i8 - n;
+        i += 1;
+    }
+    idx
+}
+
+/// Saturating `x - BOUND` is non-zero exactly where a byte is above the
+/// bound: in the last three positions, a lead byte that needs more bytes
+/// than the block has left.
+const BOUND: [u8; 64] = {
+    let mut b = [0xffu8; 64];
+    b[61] = 0xf0 - 1;
+    b[62] = 0xe0 - 1;
+    b[63] = 0xc0 - 1;
+    b
+};
+
 /// Whether this CPU can run [`is_valid`]. Cached by the standard library.
 #[inline]
 pub(super) fn available() -> bool {
@@ -152,26 +177,12 @@ macro_rules! kernel {
         let this_high = table(&THIS_HIGH);
         // Indices into the 128 bytes (previous block, this block) that give,
         // for each position of this block, the byte 1, 2 and 3 places earlier.
-        let back = |n: i8| {
-            let mut idx = [0i8; 64];
-            for (i, v) in idx.iter_mut().enumerate() {
-                *v = 64 + i as i8 - n;
-            }
-            // SAFETY: `idx` is 64 readable bytes; unaligned load.
-            unsafe { _mm512_loadu_si512(idx.as_ptr().cast()) }
-        };
-        let back1 = back(1);
-        let back2 = back(2);
-        let back3 = back(3);
-        // Saturating `x - bound` is non-zero exactly where a byte is above
-        // `bound`: in the last three positions, a lead byte that needs more
-        // bytes than the block has left.
-        let mut bound = [0xffu8; 64];
-        bound[61] = 0xf0 - 1;
-        bound[62] = 0xe0 - 1;
-        bound[63] = 0xc0 - 1;
-        // SAFETY: `bound` is 64 readable bytes; unaligned load.
-        let bound = unsafe { _mm512_loadu_si512(bound.as_ptr().cast()) };
+        // SAFETY (the loads below): each constant is 64 readable bytes;
+        // unaligned loads.
+        let back1 = unsafe { _mm512_loadu_si512(BACK[0].as_ptr().cast()) };
+        let back2 = unsafe { _mm512_loadu_si512(BACK[1].as_ptr().cast()) };
+        let back3 = unsafe { _mm512_loadu_si512(BACK[2].as_ptr().cast()) };
+        let bound = unsafe { _mm512_loadu_si512(BOUND.as_ptr().cast()) };
         let third_min = _mm512_set1_epi8((0xe0u8 - 0x80) as i8);
         let fourth_min = _mm512_set1_epi8((0xf0u8 - 0x80) as i8);
         let high_bit = _mm512_set1_epi8(0x80u8 as i8);
