@@ -140,3 +140,37 @@ fn frame_payload_to_come_then_cut_read() {
     assert_eq!(c.poll_event().unwrap(), None);
     assert_eq!(c.frame_payload_to_come(), None);
 }
+
+/// Text of `len` bytes with 2-, 3- and 4-byte code points.
+fn text(len: usize) -> String {
+    let mut s = String::new();
+    while s.len() < len {
+        s.push_str("κόσμε € 𝄞 text ");
+    }
+    s
+}
+
+// Large text messages that arrive in one read are validated while they are
+// copied in (and then not again); handing the buffer over between them
+// must not make the decoder trust the wrong message: a valid one, then one
+// with an invalid byte (1007), both roles.
+#[test]
+fn text_checked_on_the_way_in_survives_a_handover() {
+    let good = text(40_000);
+    let mut bad = text(40_000).into_bytes();
+    bad[30_000] = 0xff;
+    for (mut c, enc) in [(server(), cframe as fn(u8, &[u8]) -> Vec<u8>), (client(), sframe)] {
+        let wire = cat(&[&enc(TXT, good.as_bytes()), &enc(TXT, good.as_bytes()), &enc(TXT, &bad)]);
+        c.receive(&wire);
+        for _ in 0..2 {
+            match c.poll_event().unwrap() {
+                Some(Event::Text(t)) => assert_eq!(t, good),
+                other => panic!("expected the text, got {other:?}"),
+            }
+            let mut spare = Vec::new();
+            assert!(c.swap_payload_buffer(&mut spare).is_some());
+        }
+        let e = c.poll_event().unwrap_err();
+        assert_eq!(e.close_code(), Some(1007));
+    }
+}
