@@ -8,7 +8,7 @@
 //! next piece.
 //!
 //! Whole pieces are checked by [`validate`], which uses a 64-byte AVX-512
-//! validator ([`avx512`]) when the CPU has one and `simdutf8` otherwise.
+//! validator (`utf8/avx512.rs`) when the CPU has one and `simdutf8` otherwise.
 
 mod avx512;
 
