@@ -9,11 +9,12 @@
 //!   buffer anyway (a received payload, a payload being sent) are masked in
 //!   the same pass instead of being read and written a second time.
 //!
-//! Both work a word at a time on short payloads and 32-byte AVX2 lanes on
-//! longer ones when the CPU has them (detected at run time; other CPUs get a
-//! portable loop that the compiler vectorizes with the baseline SIMD set).
-//! This module is the crate's only `unsafe` code besides
-//! [`crate::utf8`]'s one conversion: raw pointers let the same kernel serve the
+//! Both use 64-byte AVX-512 lanes with masked ends, or a word at a time on
+//! short payloads and 32-byte AVX2 lanes on longer ones, as the CPU allows
+//! (detected at run time; other CPUs get a portable loop that the compiler
+//! vectorizes with the baseline SIMD set). This module and [`crate::utf8`]
+//! (its vector validator, its copying validator and one conversion) hold
+//! the crate's `unsafe` code: raw pointers let the same kernel serve the
 //! in-place and the copying case, and let a `Vec`'s spare capacity be filled
 //! without first zeroing it.
 

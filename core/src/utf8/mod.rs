@@ -160,11 +160,11 @@ fn portable(input: &[u8]) -> Result<&str, InvalidUtf8> {
 
 /// Views bytes already known to be UTF-8 as a `str`: accepted in full by an
 /// incremental [`Utf8Validator`] (every piece fed and `finish` returned
-/// `Ok`), or checked by [`validate`] (as ASCII, or as a padded copy).
+/// `Ok`), or checked by [`validate`] (as ASCII, by the vector validator, or
+/// as a padded copy).
 ///
-/// This is the crate's one use of `unsafe` outside masking: re-validating a
-/// message that arrived in pieces would double the cost of every large text
-/// message. Callers uphold the contract by construction in `connection.rs`
+/// Unchecked because re-validating a message that arrived in pieces would
+/// double the cost of every large text message. Callers uphold the contract by construction in `connection.rs`
 /// and here; debug builds re-check it.
 #[inline]
 pub(crate) fn assume_valid(input: &[u8]) -> &str {
