@@ -328,15 +328,15 @@ fn drain<'env>(env: &'env Env, n: &mut Native, hold_close: bool, may_end: bool) 
                 Some((ty, fin, code, payload)) => push(arena, ty, fin, code, payload),
                 None => match ev {
                     Event::Request(r) => {
-                        requests.push_back(RequestInfo::from(&r));
+                        requests.push_back(RequestInfo::from(&*r));
                         push(arena, T_REQUEST, true, 0, &[]);
                     }
                     Event::Accepted(r) => {
-                        responses.push_back(ResponseInfo::from(&r));
+                        responses.push_back(ResponseInfo::from(&*r));
                         push(arena, T_ACCEPTED, true, 0, &[]);
                     }
                     Event::Rejected(r) => {
-                        responses.push_back(ResponseInfo::from(&r));
+                        responses.push_back(ResponseInfo::from(&*r));
                         push(arena, T_REJECTED, true, 0, &[]);
                     }
                     _ => unreachable!("record() covers every payload event"),

@@ -81,12 +81,14 @@ impl DataKind {
 pub enum Event<'a> {
     /// Server: a valid opening request; answer with [`Connection::accept`]
     /// or [`Connection::reject`].
-    Request(Request),
+    /// (Boxed, like the responses below: these rare events are large, and
+    /// every event is returned by value, once per message.)
+    Request(Box<Request>),
     /// Client: the server accepted; the connection is open.
-    Accepted(Response),
+    Accepted(Box<Response>),
     /// Client: the server answered with a status other than 101. The body
     /// follows in [`Event::RejectBody`] events.
-    Rejected(Response),
+    Rejected(Box<Response>),
     /// Client: a piece of a rejection's body; `fin` marks the last.
     RejectBody {
         /// The bytes.
@@ -502,9 +504,9 @@ impl Connection {
             Src::Msg => msg,
         };
         Ok(Some(match ready {
-            Ready::Request(r) => Event::Request(*r),
-            Ready::Accepted(r) => Event::Accepted(*r),
-            Ready::Rejected(r) => Event::Rejected(*r),
+            Ready::Request(r) => Event::Request(r),
+            Ready::Accepted(r) => Event::Accepted(r),
+            Ready::Rejected(r) => Event::Rejected(r),
             Ready::RejectBody(r, fin) => Event::RejectBody { data: &self.inbuf[r], fin },
             Ready::Text(s) => Event::Text(utf8::assume_valid(src(s))),
             Ready::Binary(s) => Event::Binary(src(s)),
@@ -1178,7 +1180,16 @@ impl Connection {
                     None
                 }
             } else {
-                self.msgbuf.extend_from_slice(&self.inbuf[chunk]);
+                let piece = &self.inbuf[chunk];
+                if piece.len() <= 16 {
+                    // Tiny fragments: a byte loop beats a library copy call.
+                    self.msgbuf.reserve(16);
+                    for &b in piece {
+                        self.msgbuf.push(b);
+                    }
+                } else {
+                    self.msgbuf.extend_from_slice(piece);
+                }
                 self.rpos += take;
                 last.then(|| self.whole_or_chunk(kind, Src::Msg, true))
             }

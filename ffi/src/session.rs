@@ -222,16 +222,16 @@ impl Session {
         Ok(Some(match event {
             Event::Request(req) => {
                 let exts = req.extensions.iter().map(ToString::to_string).collect();
-                self.handshake = Some(Box::new(Handshake::Request(req, exts)));
+                self.handshake = Some(Box::new(Handshake::Request(*req, exts)));
                 Ev::Request
             }
             Event::Accepted(resp) => {
-                self.handshake = Some(Box::new(Handshake::Response(resp)));
+                self.handshake = Some(Box::new(Handshake::Response(*resp)));
                 self.handshake_expires = true;
                 Ev::Accepted
             }
             Event::Rejected(resp) => {
-                self.handshake = Some(Box::new(Handshake::Response(resp)));
+                self.handshake = Some(Box::new(Handshake::Response(*resp)));
                 Ev::Rejected
             }
             Event::RejectBody { data, fin } => Ev::RejectBody(p(data), fin),

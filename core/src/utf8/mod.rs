@@ -19,6 +19,10 @@ pub struct Utf8Validator {
     carry_len: u8,
 }
 
+/// Pieces up to this long are checked by the scalar validator in one pass
+/// with the carried bytes (cheaper than the vector setup for so few bytes).
+const SMALL_PIECE: usize = 24;
+
 /// The input can never become valid UTF-8, whatever follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InvalidUtf8;
@@ -31,6 +35,9 @@ impl Utf8Validator {
 
     /// Validates the next piece of the message.
     pub fn feed(&mut self, mut input: &[u8]) -> Result<(), InvalidUtf8> {
+        if input.len() <= SMALL_PIECE {
+            return self.feed_small(input);
+        }
         if self.carry_len > 0 {
             // Complete the carried code point with as many bytes as it needs.
             let have = self.carry_len as usize;
@@ -104,6 +111,45 @@ impl Utf8Validator {
             self.carry_len = tail_len as u8;
         }
         Ok(())
+    }
+
+    /// `feed` for short pieces (fragments of small messages): the scalar
+    /// validator straight on the piece, and the carried bytes moved one by
+    /// one; for a few bytes a library copy or the vector setup would cost
+    /// more than the check itself.
+    fn feed_small(&mut self, mut input: &[u8]) -> Result<(), InvalidUtf8> {
+        let have = self.carry_len as usize;
+        if have > 0 {
+            let need = width(self.carry[0]);
+            let mut len = have;
+            while len < need && !input.is_empty() {
+                self.carry[len] = input[0];
+                input = &input[1..];
+                len += 1;
+            }
+            let open = &self.carry[..len];
+            if len < need {
+                self.carry_len = len as u8;
+                return check_prefix(open);
+            }
+            if std::str::from_utf8(open).is_err() {
+                return Err(InvalidUtf8);
+            }
+            self.carry_len = 0;
+        }
+        match std::str::from_utf8(input) {
+            Ok(_) => Ok(()),
+            // Cut short at the end: carry the open sequence (1 to 3 bytes).
+            Err(e) if e.error_len().is_none() => {
+                let open = &input[e.valid_up_to()..];
+                for (i, &b) in open.iter().enumerate() {
+                    self.carry[i] = b;
+                }
+                self.carry_len = open.len() as u8;
+                Ok(())
+            }
+            Err(_) => Err(InvalidUtf8),
+        }
     }
 
     /// Ends the message: a code point left incomplete is an error.

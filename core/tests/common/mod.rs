@@ -86,9 +86,9 @@ impl Collector {
     /// Records an event; returns the completed owned event, if any.
     fn push(&mut self, e: Event<'_>) -> Option<Ev> {
         let done = match e {
-            Event::Request(r) => Ev::Request(r),
-            Event::Accepted(r) => Ev::Accepted(r),
-            Event::Rejected(r) => Ev::Rejected(r),
+            Event::Request(r) => Ev::Request(*r),
+            Event::Accepted(r) => Ev::Accepted(*r),
+            Event::Rejected(r) => Ev::Rejected(*r),
             Event::Text(t) => Ev::Text(t.to_owned()),
             Event::Binary(b) => Ev::Binary(b.to_vec()),
             Event::Ping(p) => Ev::Ping(p.to_vec()),
