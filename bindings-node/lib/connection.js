@@ -453,15 +453,20 @@ class Connection {
 
   /** The bytes to write to the transport, or null. */
   takeOutput() {
+    this._settleStage();
+    // Buffers kept by reference are copied into the one Buffer returned.
+    this._shared.length = 0;
+    return N.takeOutput(this._h);
+  }
+
+  /** @private Hands staged sends to the engine; throws what they raised. */
+  _settleStage() {
     if (stageOwner !== null) flushStage();
     if (this._stageError) {
       const err = this._stageError;
       this._stageError = null;
       throw err;
     }
-    // Buffers kept by reference are copied into the one Buffer returned.
-    if (this._shared.length !== 0) this._shared.length = 0;
-    return N.takeOutput(this._h);
   }
 
   /**
@@ -470,12 +475,7 @@ class Connection {
    * with one `socket.cork()`/`uncork()` (or `writev`).
    */
   takeOutputParts() {
-    if (stageOwner !== null) flushStage();
-    if (this._stageError) {
-      const err = this._stageError;
-      this._stageError = null;
-      throw err;
-    }
+    this._settleStage();
     const parts = N.takeOutputParts(this._h);
     if (parts === null) return null;
     if (this._shared.length !== 0) {

@@ -34,26 +34,10 @@ impl Utf8Validator {
     }
 
     /// Validates the next piece of the message.
-    pub fn feed(&mut self, mut input: &[u8]) -> Result<(), InvalidUtf8> {
+    pub fn feed(&mut self, input: &[u8]) -> Result<(), InvalidUtf8> {
+        let Some(input) = self.complete_carry(input)? else { return Ok(()) };
         if input.len() <= SMALL_PIECE {
             return self.feed_small(input);
-        }
-        if self.carry_len > 0 {
-            // Complete the carried code point with as many bytes as it needs.
-            let have = self.carry_len as usize;
-            let need = width(self.carry[0]);
-            let take = (need - have).min(input.len());
-            self.carry[have..have + take].copy_from_slice(&input[..take]);
-            input = &input[take..];
-            if have + take < need {
-                // Still incomplete; but is what we hold already impossible?
-                self.carry_len = (have + take) as u8;
-                return check_prefix(&self.carry[..have + take]);
-            }
-            if std::str::from_utf8(&self.carry[..need]).is_err() {
-                return Err(InvalidUtf8);
-            }
-            self.carry_len = 0;
         }
         // Set aside a code point cut by the end of the piece, so that the
         // rest goes through the fast whole-input validator (which reports
@@ -68,6 +52,33 @@ impl Utf8Validator {
         Ok(())
     }
 
+    /// Completes a carried code point with the first bytes of `input` (one
+    /// by one: at most three) and returns the rest, or `None` when `input`
+    /// ended before the code point did.
+    fn complete_carry<'a>(&mut self, mut input: &'a [u8]) -> Result<Option<&'a [u8]>, InvalidUtf8> {
+        let mut len = self.carry_len as usize;
+        if len == 0 {
+            return Ok(Some(input));
+        }
+        let need = width(self.carry[0]);
+        while len < need && !input.is_empty() {
+            self.carry[len] = input[0];
+            input = &input[1..];
+            len += 1;
+        }
+        let open = &self.carry[..len];
+        if len < need {
+            // Still incomplete; but is what we hold already impossible?
+            self.carry_len = len as u8;
+            return check_prefix(open).map(|()| None);
+        }
+        if std::str::from_utf8(open).is_err() {
+            return Err(InvalidUtf8);
+        }
+        self.carry_len = 0;
+        Ok(Some(input))
+    }
+
     /// Appends `src` XORed with `key` (a zero key copies plainly; a nonzero
     /// one is already rotated to the phase `src` starts at) to `dst` and
     /// validates the appended bytes as the next piece, like
@@ -76,23 +87,25 @@ impl Utf8Validator {
     /// even when they are invalid.
     pub fn feed_copy(&mut self, dst: &mut Vec<u8>, src: &[u8], key: [u8; 4]) -> Result<(), InvalidUtf8> {
         let start = dst.len();
-        if src.len() < 64 || !avx512::available() {
-            crate::mask::extend_masked_at(dst, src, key, 0);
-            return self.feed(&dst[start..]);
-        }
         let mut context = [0u8; 3];
         let carried = self.carry_len as usize;
         context[3 - carried..].copy_from_slice(&self.carry[..carried]);
         dst.reserve(src.len());
         // SAFETY: `reserve` made room for `src.len()` bytes after `start`;
         // `src` is a shared borrow, so it cannot overlap `dst`'s buffer.
-        // `copy_check` writes all of them, so `set_len` exposes initialized
-        // memory only.
-        let ok = unsafe {
-            let ok = avx512::copy_check(dst.as_mut_ptr().add(start), src, key, context);
-            dst.set_len(start + src.len());
-            ok
+        // `copy_check` writes all of them (or, returning `None`, none), so
+        // `set_len` exposes initialized memory only.
+        let checked = if src.len() >= 64 {
+            unsafe { avx512::copy_check(dst.as_mut_ptr().add(start), src, key, context) }
+        } else {
+            None
         };
+        let Some(ok) = checked else {
+            crate::mask::extend_masked_at(dst, src, key, 0);
+            return self.feed(&dst[start..]);
+        };
+        // SAFETY: see above; `copy_check` wrote `src.len()` bytes.
+        unsafe { dst.set_len(start + src.len()) };
         if !ok {
             return Err(InvalidUtf8);
         }
@@ -113,30 +126,11 @@ impl Utf8Validator {
         Ok(())
     }
 
-    /// `feed` for short pieces (fragments of small messages): the scalar
-    /// validator straight on the piece, and the carried bytes moved one by
-    /// one; for a few bytes a library copy or the vector setup would cost
-    /// more than the check itself.
-    fn feed_small(&mut self, mut input: &[u8]) -> Result<(), InvalidUtf8> {
-        let have = self.carry_len as usize;
-        if have > 0 {
-            let need = width(self.carry[0]);
-            let mut len = have;
-            while len < need && !input.is_empty() {
-                self.carry[len] = input[0];
-                input = &input[1..];
-                len += 1;
-            }
-            let open = &self.carry[..len];
-            if len < need {
-                self.carry_len = len as u8;
-                return check_prefix(open);
-            }
-            if std::str::from_utf8(open).is_err() {
-                return Err(InvalidUtf8);
-            }
-            self.carry_len = 0;
-        }
+    /// `feed` for short pieces (fragments of small messages), with nothing
+    /// carried: the scalar validator straight on the piece, and an open
+    /// sequence at its end carried byte by byte; for a few bytes a library
+    /// copy or the vector setup would cost more than the check itself.
+    fn feed_small(&mut self, input: &[u8]) -> Result<(), InvalidUtf8> {
         match std::str::from_utf8(input) {
             Ok(_) => Ok(()),
             // Cut short at the end: carry the open sequence (1 to 3 bytes).
@@ -177,9 +171,9 @@ pub fn validate(input: &[u8]) -> Result<&str, InvalidUtf8> {
     if input.len() < 64 && input.is_ascii() {
         return Ok(assume_valid(input));
     }
-    if avx512::available() {
-        // Takes any length (the last block is read with a masked load).
-        return if avx512::is_valid(input) { Ok(assume_valid(input)) } else { Err(InvalidUtf8) };
+    // Takes any length (the last block is read with a masked load).
+    if let Some(ok) = avx512::is_valid(input) {
+        return if ok { Ok(assume_valid(input)) } else { Err(InvalidUtf8) };
     }
     portable(input)
 }
@@ -343,12 +337,11 @@ mod tests {
     /// agrees with std, for text cut at random points and mutated.
     #[test]
     fn feed_copy_agrees_with_feed_at_every_piece() {
-        let mut seed = 0x1234_5678_u64;
+        let mut rng = crate::random::SeededRandom::new(0x1234_5678);
         let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
+            let mut b = [0u8; 8];
+            crate::random::Random::fill(&mut rng, &mut b);
+            u64::from_le_bytes(b)
         };
         let pick = ["a", "é", "€", "𝄞", "ß", " ", "中", "\u{10ffff}", "\u{7f}", "Z"];
         for round in 0..3000 {
