@@ -894,6 +894,9 @@ impl Connection {
                 return Ok(None);
             }
             if self.frame.is_none() {
+                if let Some(done) = self.small_fragments() {
+                    return done.map(Some);
+                }
                 let decoded = FrameHeader::decode(&self.inbuf[self.rpos..]);
                 let (header, n) = match decoded {
                     Ok(Some(h)) => h,
@@ -979,6 +982,76 @@ impl Connection {
         self.rpos = start;
         self.deferred = range.len();
         Some(Ok((text, range)))
+    }
+
+    /// The fast path for the fragments of small messages: frames that start
+    /// or continue a fragmented message, each fully buffered, at most 125
+    /// bytes long, without RSV bits, masked as this role expects and within
+    /// the limits, are appended to the message in one tight loop, with the
+    /// same checks and in the same order as the general path. Returns the
+    /// message when a final fragment completes it, and `None` at the first
+    /// frame it does not take: the general path then decodes that frame
+    /// (and reports any error in it).
+    #[inline]
+    fn small_fragments(&mut self) -> Option<Result<Ready, Error>> {
+        if self.msg.transformed || self.config.partial_messages {
+            return None;
+        }
+        let masked = self.role == Role::Server;
+        let head = if masked { 6 } else { 2 };
+        loop {
+            let rest = &self.inbuf[self.rpos..];
+            let [b0, b1, ..] = *rest else { return None };
+            let len = (b1 & 0x7f) as usize;
+            if len > MAX_CONTROL_PAYLOAD || (b1 & 0x80 != 0) != masked || rest.len() < head + len {
+                return None;
+            }
+            let starts = match (b0, self.msg.kind) {
+                (0x00 | 0x80, Some(_)) => false,
+                (0x01 | 0x02, None) => true,
+                _ => return None,
+            };
+            let size = if starts { 0 } else { self.msg.size };
+            let fragments = if starts { 0 } else { self.msg.fragments };
+            if len as u64 > self.config.max_frame_size
+                || fragments >= self.config.max_fragments
+                || size + len as u64 > self.config.max_message_size
+            {
+                return None;
+            }
+            let key = if masked { [rest[2], rest[3], rest[4], rest[5]] } else { [0; 4] };
+            if starts {
+                self.msg.kind = Some(if b0 == 0x01 { DataKind::Text } else { DataKind::Binary });
+                self.msg.utf8.reset();
+            }
+            self.msg.size = size + len as u64;
+            self.msg.fragments = fragments + 1;
+            let kind = self.msg.kind.expect("a message is being received");
+            let start = self.rpos + head;
+            let payload = &mut self.inbuf[start..start + len];
+            apply_mask(payload, key, 0);
+            let text = kind == DataKind::Text;
+            if text && self.msg.utf8.feed(payload).is_err() {
+                return Some(Err(self.fail(ErrorKind::InvalidUtf8, "text message is not valid UTF-8")));
+            }
+            if len <= 16 {
+                self.msgbuf.reserve(16);
+                for &b in payload.iter() {
+                    self.msgbuf.push(b);
+                }
+            } else {
+                self.msgbuf.extend_from_slice(payload);
+            }
+            self.rpos = start + len;
+            if b0 == 0x80 {
+                let ready = self.whole_or_chunk(kind, Src::Msg, true);
+                if text && self.msg.utf8.finish().is_err() {
+                    return Some(Err(self.fail(ErrorKind::InvalidUtf8, "text message ends inside a code point")));
+                }
+                self.msg.kind = None;
+                return Some(Ok(ready));
+            }
+        }
     }
 
     /// A text message starts at `rpos` whose payload the walk in `receive`

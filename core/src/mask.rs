@@ -34,6 +34,14 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
         return;
     }
     let key = rotate(key, offset);
+    if buf.len() <= 16 {
+        // Fragments of small messages: an inline byte loop costs less than
+        // the call and length dispatch of the vector kernels.
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b ^= key[i & 3];
+        }
+        return;
+    }
     let p = buf.as_mut_ptr();
     // SAFETY: source and destination are the same `buf.len()` bytes, valid
     // and exclusively borrowed for the call.

@@ -20,6 +20,14 @@ fn frame_size_limit() {
     let frame = cframe(BIN, &[0; 11]);
     run.expect(&frame[..6], &[Ev::err(ErrorKind::TooBig, 1009)], &sclose(1009, "frame larger than the limit"));
     run.expect(&frame, &[Ev::err(ErrorKind::TooBig, 1009)], &sclose(1009, "frame larger than the limit"));
+    // The same for the fragments of a message, first or later, each
+    // fully buffered (the decoder's fast path for small fragments).
+    let ok = cat(&[&cfrag(TXT, b"0123456789", false), &cfrag(CONT, b"0123456789", true)]);
+    run.expect(&ok, &[Ev::text("01234567890123456789")], b"");
+    for (first, second) in [(11, 1), (1, 11)] {
+        let input = cat(&[&cfrag(BIN, &vec![7; first], false), &cfrag(CONT, &vec![8; second], true)]);
+        run.expect(&input, &[Ev::err(ErrorKind::TooBig, 1009)], &sclose(1009, "frame larger than the limit"));
+    }
 }
 
 // A message over max_message_size fails with 1009 at the header of the
