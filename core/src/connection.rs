@@ -1034,14 +1034,7 @@ impl Connection {
             if text && self.msg.utf8.feed(payload).is_err() {
                 return Some(Err(self.fail(ErrorKind::InvalidUtf8, "text message is not valid UTF-8")));
             }
-            if len <= 16 {
-                self.msgbuf.reserve(16);
-                for &b in payload.iter() {
-                    self.msgbuf.push(b);
-                }
-            } else {
-                self.msgbuf.extend_from_slice(payload);
-            }
+            append_piece(&mut self.msgbuf, payload);
             self.rpos = start + len;
             if b0 == 0x80 {
                 let ready = self.whole_or_chunk(kind, Src::Msg, true);
@@ -1253,16 +1246,7 @@ impl Connection {
                     None
                 }
             } else {
-                let piece = &self.inbuf[chunk];
-                if piece.len() <= 16 {
-                    // Tiny fragments: a byte loop beats a library copy call.
-                    self.msgbuf.reserve(16);
-                    for &b in piece {
-                        self.msgbuf.push(b);
-                    }
-                } else {
-                    self.msgbuf.extend_from_slice(piece);
-                }
+                append_piece(&mut self.msgbuf, &self.inbuf[chunk]);
                 self.rpos += take;
                 last.then(|| self.whole_or_chunk(kind, Src::Msg, true))
             }
@@ -1518,5 +1502,19 @@ impl Connection {
 
     fn random(&mut self) -> &mut dyn Random {
         self.random.get_or_insert_with(|| Box::new(OsRandom::new())).as_mut()
+    }
+}
+
+/// Appends a fragment's payload to the message being assembled. Tiny
+/// fragments are appended by a byte loop, which beats a library copy call.
+#[inline]
+fn append_piece(msg: &mut Vec<u8>, piece: &[u8]) {
+    if piece.len() <= 16 {
+        msg.reserve(16);
+        for &b in piece {
+            msg.push(b);
+        }
+    } else {
+        msg.extend_from_slice(piece);
     }
 }
