@@ -323,6 +323,12 @@ impl Engine {
         Ok(())
     }
 
+    /// `(send, receive_data)` of this engine as builtins that take their
+    /// one argument directly (see `fast`): what `Connection` binds.
+    fn fast_methods(slf: &Bound<'_, Self>) -> PyResult<(Py<PyAny>, Py<PyAny>)> {
+        fast::methods(slf)
+    }
+
     /// An iterator over the events received so far: the engine itself.
     fn events(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
         slf
@@ -723,5 +729,103 @@ mod tests {
         assert_eq!(truncate_utf8("é".repeat(62), 123), "é".repeat(61));
         assert_eq!(truncate_utf8("x".repeat(200), 123).len(), 123);
         assert_eq!(truncate_utf8("😎".repeat(40), 123), "😎".repeat(30));
+    }
+}
+
+/// `send` and `receive_data` as `METH_O` builtins bound to one engine.
+///
+/// Why: these two run once per message, and a `#[pymethods]` function in an
+/// abi3 module for Python 3.9 is called with a tuple of arguments (the
+/// limited API has no vectorcall before 3.10): building and freeing that
+/// tuple and parsing it costs about as much as framing a small message.
+/// `METH_O` (in the limited API since Python 3.2) passes the one argument
+/// directly. Each entry point catches panics, as PyO3's own trampolines do,
+/// so none crosses into the interpreter.
+mod fast {
+    use std::ffi::c_char;
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+    use std::ptr;
+
+    use pyo3::ffi;
+    use pyo3::panic::PanicException;
+    use pyo3::prelude::*;
+
+    use super::Engine;
+
+    /// A method table entry; CPython only reads it.
+    struct Def(ffi::PyMethodDef);
+    // SAFETY: the entry holds pointers to static strings and functions
+    // and is never written.
+    unsafe impl Sync for Def {}
+
+    const fn def(name: &'static std::ffi::CStr, f: ffi::PyCFunction, doc: &'static std::ffi::CStr) -> Def {
+        Def(ffi::PyMethodDef {
+            ml_name: name.as_ptr(),
+            ml_meth: ffi::PyMethodDefPointer { PyCFunction: f },
+            ml_flags: ffi::METH_O,
+            ml_doc: doc.as_ptr() as *const c_char,
+        })
+    }
+
+    static SEND: Def = def(c"send", send, c"send(event) -> bytes: the bytes that send the event.");
+    static RECEIVE: Def =
+        def(c"receive_data", receive_data, c"receive_data(data): feeds received bytes (None: closed).");
+
+    /// Runs `f` on the engine behind `slf` with CPython's error convention:
+    /// a new reference, or null with the exception set.
+    ///
+    /// # Safety
+    ///
+    /// Called by CPython as a `METH_O` function: attached to the
+    /// interpreter, with `slf` (an `Engine`, bound by [`bind`]) and `arg`
+    /// valid borrowed references.
+    unsafe fn call(
+        slf: *mut ffi::PyObject,
+        arg: *mut ffi::PyObject,
+        f: impl FnOnce(&mut Engine, Python<'_>, &Bound<'_, PyAny>) -> PyResult<Py<PyAny>>,
+    ) -> *mut ffi::PyObject {
+        // SAFETY: see the function's contract.
+        let py = unsafe { Python::assume_attached() };
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            // SAFETY: borrowed references that outlive this call.
+            let (slf, arg) = unsafe { (Bound::from_borrowed_ptr(py, slf), Bound::from_borrowed_ptr(py, arg)) };
+            let engine = slf.cast::<Engine>()?;
+            let mut engine = engine.try_borrow_mut()?;
+            f(&mut engine, py, &arg)
+        }));
+        let err = match outcome {
+            Ok(Ok(value)) => return value.into_ptr(),
+            Ok(Err(e)) => e,
+            Err(_) => PanicException::new_err("wsproto_rs: internal error (a Rust panic)"),
+        };
+        err.restore(py);
+        ptr::null_mut()
+    }
+
+    unsafe extern "C" fn send(slf: *mut ffi::PyObject, arg: *mut ffi::PyObject) -> *mut ffi::PyObject {
+        // SAFETY: CPython calls this as a METH_O function (see `call`).
+        unsafe { call(slf, arg, |e, py, event| Ok(e.send(py, event)?.into_any().unbind())) }
+    }
+
+    unsafe extern "C" fn receive_data(slf: *mut ffi::PyObject, arg: *mut ffi::PyObject) -> *mut ffi::PyObject {
+        // SAFETY: CPython calls this as a METH_O function (see `call`).
+        unsafe { call(slf, arg, |e, py, data| e.receive_data(py, data).map(|()| py.None())) }
+    }
+
+    /// The builtin for `def` bound to `engine`.
+    fn bind(engine: &Bound<'_, Engine>, def: &'static Def) -> PyResult<Py<PyAny>> {
+        let py = engine.py();
+        // SAFETY: `def` is static and never written (CPython only reads
+        // it, whatever the pointer type); `engine` is a valid object, which
+        // the new builtin keeps a reference to.
+        unsafe {
+            let f = ffi::PyCFunction_NewEx(ptr::from_ref(&def.0).cast_mut(), engine.as_ptr(), ptr::null_mut());
+            Bound::from_owned_ptr_or_err(py, f).map(Bound::unbind)
+        }
+    }
+
+    /// `(send, receive_data)` bound to `engine`.
+    pub(super) fn methods(engine: &Bound<'_, Engine>) -> PyResult<(Py<PyAny>, Py<PyAny>)> {
+        Ok((bind(engine, &SEND)?, bind(engine, &RECEIVE)?))
     }
 }

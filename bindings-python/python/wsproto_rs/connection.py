@@ -89,9 +89,15 @@ class Connection:
 
     def _bind(self, engine: _native.Engine) -> None:
         self._engine = engine
-        # The hot methods are the engine's own: no Python frame per call.
-        self.send = engine.send  # type: ignore[method-assign]
-        self.receive_data = engine.receive_data  # type: ignore[method-assign]
+        # The hot methods are the engine's own: no Python frame per call,
+        # and no argument tuple either (see `Engine.fast_methods`).
+        # A subclass that overrides either keeps its override.
+        send, receive_data = engine.fast_methods()
+        cls = type(self)
+        if cls.send is Connection.send:
+            self.send = send  # type: ignore[method-assign]
+        if cls.receive_data is Connection.receive_data:
+            self.receive_data = receive_data  # type: ignore[method-assign]
         self.events = engine.events  # type: ignore[method-assign]
 
     @property
