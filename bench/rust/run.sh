@@ -14,6 +14,11 @@ target="${CARGO_TARGET_DIR:-target}"
 if [ $# -eq 0 ]; then
     rm -rf "$target"/criterion/decode_* "$target"/criterion/encode_*
 fi
+# Build first, and let the build's file writes reach the disk, so that the
+# first benchmarks do not share the machine with the kernel's writeback.
+cargo bench -p wsproto-core --bench codec --no-run >&2
+sync
+sleep 3
 cargo bench -p wsproto-core --bench codec -- "$@" >&2
 echo "CPU: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) CPUs; $(date -u '+%Y-%m-%d %H:%M UTC'); $(rustc --version)"
 echo
