@@ -317,6 +317,16 @@ fn check_prefix(prefix: &[u8]) -> Result<(), InvalidUtf8> {
 mod tests {
     use super::*;
 
+    /// Reproducible pseudo-random numbers from the project's seeded source.
+    fn numbers(seed: u64) -> impl FnMut() -> u64 {
+        let mut rng = crate::random::SeededRandom::new(seed);
+        move || {
+            let mut b = [0u8; 8];
+            crate::random::Random::fill(&mut rng, &mut b);
+            u64::from_le_bytes(b)
+        }
+    }
+
     fn feed_split(bytes: &[u8], splits: &[usize]) -> Result<(), InvalidUtf8> {
         let mut v = Utf8Validator::new();
         let mut last = 0;
@@ -383,12 +393,7 @@ mod tests {
     /// agrees with std, for text cut at random points and mutated.
     #[test]
     fn feed_copy_agrees_with_feed_at_every_piece() {
-        let mut rng = crate::random::SeededRandom::new(0x1234_5678);
-        let mut next = move || {
-            let mut b = [0u8; 8];
-            crate::random::Random::fill(&mut rng, &mut b);
-            u64::from_le_bytes(b)
-        };
+        let mut next = numbers(0x1234_5678);
         let pick = ["a", "é", "€", "𝄞", "ß", " ", "中", "\u{10ffff}", "\u{7f}", "Z"];
         for round in 0..3000 {
             let mut text = Vec::new();
@@ -438,12 +443,7 @@ mod tests {
     /// as `std` decides it, and `finish` agrees with `std` on the whole.
     #[test]
     fn fails_exactly_when_the_prefix_becomes_impossible() {
-        let mut rng = crate::random::SeededRandom::new(0x5eed_0007);
-        let mut next = move || {
-            let mut b = [0u8; 8];
-            crate::random::Random::fill(&mut rng, &mut b);
-            u64::from_le_bytes(b)
-        };
+        let mut next = numbers(0x5eed_0007);
         let possible = |prefix: &[u8]| match std::str::from_utf8(prefix) {
             Ok(_) => true,
             Err(e) => e.error_len().is_none(),
