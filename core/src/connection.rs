@@ -9,6 +9,14 @@
 //! payloads are unmasked in place and handed out as slices into it, so a
 //! message that arrives in one frame is never copied again. Only fragmented
 //! or extension-transformed messages are assembled in a second buffer.
+//!
+//! Two fast paths sit in front of the general decoder for the frames that
+//! dominate small-message traffic: `poll_whole_message` (a whole message in
+//! one fully buffered frame) and `small_fragments` (short, fully buffered
+//! fragments). Both make the general path's checks in its order and hand
+//! anything else, errors included, to the general path, so behaviour does
+//! not depend on which path a frame took (the fuzz targets compare whole and
+//! split input, which moves frames between them).
 
 use std::collections::VecDeque;
 use std::io::IoSlice;
