@@ -468,7 +468,8 @@ mod tests {
             let mut failed = false;
             while at < text.len() {
                 // Mostly short pieces; sometimes one long enough for the vector path.
-                let step = if next() % 8 == 0 { 25 + (next() % 60) as usize } else { 1 + (next() % 6) as usize };
+                let step =
+                    if next().is_multiple_of(8) { 25 + (next() % 60) as usize } else { 1 + (next() % 6) as usize };
                 let end = (at + step).min(text.len());
                 let got = v.feed(&text[at..end]);
                 assert_eq!(got.is_ok(), possible(&text[..end]), "round {round}: {text:02x?} piece {at}..{end}");
