@@ -33,7 +33,7 @@ use crate::frame::{FrameHeader, HeaderError, OpCode, MAX_CONTROL_PAYLOAD};
 use crate::handshake::client::{self, BodyLength, Pending};
 use crate::handshake::server;
 use crate::handshake::{encode_key, Accept, ClientHandshake, Reject, Request, Response};
-use crate::mask::{apply_mask, extend_masked};
+use crate::mask::{apply_mask, drain_front, extend_copy, extend_masked};
 use crate::random::{OsRandom, Random, SeededRandom};
 use crate::utf8::{self, Utf8Validator};
 
@@ -382,7 +382,7 @@ impl Connection {
             // is no room at the end. Then make room for a few more reads, so
             // that a message arriving in many reads is not moved again on
             // every read (that would copy each large message twice).
-            self.inbuf.drain(..self.rpos);
+            drain_front(&mut self.inbuf, self.rpos);
             self.in_base += self.rpos as u64;
             self.rpos = 0;
             let ahead = (self.inbuf.len() + data.len()).min(1 << 20);
@@ -585,7 +585,7 @@ impl Connection {
         }
         let range = self.rpos..self.rpos + self.deferred;
         spare.clear();
-        spare.extend_from_slice(&self.inbuf[range.end..]);
+        extend_copy(spare, &self.inbuf[range.end..]);
         std::mem::swap(&mut self.inbuf, spare);
         self.in_base += range.end as u64;
         self.rpos = 0;
@@ -681,7 +681,7 @@ impl Connection {
         self.flatten_shared();
         let mut v = std::mem::take(&mut self.out);
         if self.opos > 0 {
-            v.drain(..self.opos);
+            drain_front(&mut v, self.opos);
             self.opos = 0;
         }
         v
@@ -695,7 +695,7 @@ impl Connection {
         spare.clear();
         std::mem::swap(&mut self.out, spare);
         if self.opos > 0 {
-            spare.drain(..self.opos);
+            drain_front(spare, self.opos);
             self.opos = 0;
         }
     }
@@ -709,7 +709,7 @@ impl Connection {
         let mut pos = self.opos;
         for s in std::mem::take(&mut self.shared) {
             flat.extend_from_slice(&self.out[pos..s.at]);
-            flat.extend_from_slice(&s.data);
+            extend_copy(&mut flat, &s.data);
             pos = s.at;
         }
         flat.extend_from_slice(&self.out[pos..]);
@@ -1494,7 +1494,7 @@ impl Connection {
         self.write_header(opcode, fin, rsv, payload.len(), mask);
         match mask {
             Some(key) => extend_masked(&mut self.out, payload, key),
-            None => self.out.extend_from_slice(payload),
+            None => extend_copy(&mut self.out, payload),
         }
     }
 
@@ -1523,6 +1523,6 @@ fn append_piece(msg: &mut Vec<u8>, piece: &[u8]) {
             msg.push(b);
         }
     } else {
-        msg.extend_from_slice(piece);
+        extend_copy(msg, piece);
     }
 }

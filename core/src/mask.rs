@@ -71,6 +71,60 @@ pub fn extend_masked_at(dst: &mut Vec<u8>, src: &[u8], key: [u8; 4], offset: usi
     }
 }
 
+/// Appends `src` to `dst`: a plain copy, for the payload bytes that need
+/// no unmasking (a client's input, a server's output, assembled messages).
+///
+/// Why not just `extend_from_slice`: the C library's `memcpy` copies large
+/// blocks with `rep movsb`, and on some CPUs (measured on AMD Zen 3 with
+/// glibc 2.36) that runs at a fifteenth of its speed when the destination
+/// lies 1 to 63 bytes after the source modulo 4 KiB (about 3 GB/s instead
+/// of 45 for a 64 KiB copy). Where a received payload lands relative to the
+/// caller's read buffer is up to the caller's allocator, so one connection
+/// in every few dozen would hit that; those copies take the vector kernel
+/// (an XOR with a zero key is a copy), which is as fast as a good `memcpy`
+/// and does not care about the distance. Everything else stays `memcpy`.
+#[inline]
+pub fn extend_copy(dst: &mut Vec<u8>, src: &[u8]) {
+    dst.reserve(src.len());
+    if src.len() >= SLOW_COPY_MIN && near_after(dst.as_ptr() as usize + dst.len(), src.as_ptr() as usize) {
+        extend_masked_at(dst, src, [0; 4], 0);
+    } else {
+        dst.extend_from_slice(src);
+    }
+}
+
+/// Removes the first `n` bytes of `buf`, moving the rest to the front (as
+/// `buf.drain(..n)`), through [`extend_copy`]'s kernel when the move is a
+/// large copy at a distance `memcpy` is slow at (see there).
+pub fn drain_front(buf: &mut Vec<u8>, n: usize) {
+    let rest = buf.len() - n;
+    let base = buf.as_ptr() as usize;
+    if rest >= SLOW_COPY_MIN && rest <= n && near_after(base, base + n) {
+        let p = buf.as_mut_ptr();
+        // SAFETY: `buf[n..n + rest]` and `buf[..rest]` are inside the
+        // initialized length and disjoint (`rest <= n`); after the copy the
+        // first `rest` bytes are initialized, so the shorter length is too.
+        unsafe {
+            xor(p, p.add(n), rest, [0; 4]);
+            buf.set_len(rest);
+        }
+    } else {
+        buf.drain(..n);
+    }
+}
+
+/// Copies shorter than this never take `rep movsb` in glibc (its threshold
+/// for AVX2 machines is 4 KiB).
+const SLOW_COPY_MIN: usize = 4096;
+
+/// Whether `dst` lies 1 to 63 bytes after `src` modulo 4 KiB (the distances
+/// at which `rep movsb` is slow; see [`extend_copy`]). Only x86 has it.
+#[inline]
+fn near_after(dst: usize, src: usize) -> bool {
+    let d = dst.wrapping_sub(src) & 4095;
+    cfg!(target_arch = "x86_64") && (1..64).contains(&d)
+}
+
 /// Writes `src[i] ^ key[i % 4]` to `dst[i]` for `i < len`.
 ///
 /// # Safety
@@ -323,6 +377,40 @@ mod tests {
                 extend_masked_at(&mut dst, &src, key, offset);
                 assert_eq!(&dst[..4], b"head");
                 assert_eq!(&dst[4..], &expect[..], "len {len} offset {offset}");
+            }
+        }
+    }
+
+    /// Every length around the threshold, at every distance class
+    /// (including the slow one), lands the same bytes as a plain copy.
+    #[test]
+    fn extend_copy_and_drain_front_are_plain_copies() {
+        let src: Vec<u8> = (0..24_000u32).map(|i| (i * 7 + 1) as u8).collect();
+        for len in [0, 1, 100, 4095, 4096, 4097, 9000, 16_384] {
+            for head in [0usize, 1, 8, 31, 63, 64, 200] {
+                let mut dst = Vec::with_capacity(len + 4096 + head);
+                dst.resize(head, 0xee);
+                // Force the slow distance for some `head`s: shift the
+                // source so that dst's end is `head` bytes after it mod 4K.
+                let end = dst.as_ptr() as usize + head;
+                let start = (src.as_ptr() as usize..src.as_ptr() as usize + 4096)
+                    .find(|&a| end.wrapping_sub(a) & 4095 == head & 4095)
+                    .unwrap()
+                    - src.as_ptr() as usize;
+                let piece = &src[start..start + len];
+                extend_copy(&mut dst, piece);
+                assert_eq!(&dst[..head], &vec![0xeeu8; head][..]);
+                assert_eq!(&dst[head..], piece, "len {len} head {head}");
+            }
+        }
+        for total in [100usize, 8192, 8193, 20_000] {
+            for n in [0, 1, 37, 4096, 4100, 12_278, total / 2, total] {
+                if n > total {
+                    continue;
+                }
+                let mut buf = src[..total].to_vec();
+                drain_front(&mut buf, n);
+                assert_eq!(buf, &src[n..total], "total {total} n {n}");
             }
         }
     }

@@ -23,7 +23,7 @@
 use std::collections::VecDeque;
 
 use super::{FrameHeader, OpCode, MAX_HEADER_LEN};
-use crate::mask::{extend_masked_at, rotate};
+use crate::mask::{extend_copy, extend_masked_at, rotate};
 use crate::utf8::Utf8Validator;
 
 /// Payloads shorter than this are copied as they are, together with the
@@ -112,7 +112,7 @@ impl Unmasker {
                     };
                 }
                 Unmasker::Payload { key, remaining, phase, mut text } => {
-                    buf.extend_from_slice(&data[plain..pos]);
+                    extend_copy(buf, &data[plain..pos]);
                     let n = remaining.min((data.len() - pos) as u64) as usize;
                     let piece = &data[pos..pos + n];
                     match text.as_mut() {
@@ -121,7 +121,7 @@ impl Unmasker {
                                 text = None; // The decoder finds the error itself.
                             }
                         }
-                        None if key == [0; 4] => buf.extend_from_slice(piece),
+                        None if key == [0; 4] => extend_copy(buf, piece),
                         None => extend_masked_at(buf, piece, key, phase),
                     }
                     pos += n;
@@ -180,7 +180,7 @@ impl Unmasker {
                         continue;
                     }
                     pos += len - pending;
-                    buf.extend_from_slice(&data[plain..pos]);
+                    extend_copy(buf, &data[plain..pos]);
                     plain = pos;
                     let single_text = header.fin && header.rsv == 0 && header.opcode == OpCode::Text;
                     let text = (ctx.check_text && single_text && header.len >= TEXT_CHECK_MIN)
@@ -205,7 +205,7 @@ impl Unmasker {
                 }
             }
         }
-        buf.extend_from_slice(&data[plain..]);
+        extend_copy(buf, &data[plain..]);
     }
 }
 
