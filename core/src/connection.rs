@@ -28,7 +28,7 @@ use crate::close::{self, is_valid_wire_code, MAX_REASON_LEN, NO_STATUS_RCVD};
 use crate::config::Config;
 use crate::error::{local, Error, ErrorKind};
 use crate::extension::Extension;
-use crate::frame::unmasker::{Unmasker, Walk, FUSE_MIN};
+use crate::frame::unmasker::{Diversions, Divert, DivertedText, Unmasker, Walk, DIVERT_MIN, FUSE_MIN};
 use crate::frame::{FrameHeader, HeaderError, OpCode, MAX_CONTROL_PAYLOAD};
 use crate::handshake::client::{self, BodyLength, Pending};
 use crate::handshake::server;
@@ -154,6 +154,9 @@ pub struct Connection {
     unmasker: Unmasker,
     /// Stream offsets of text payloads the walk found valid (oldest first).
     text_marks: VecDeque<u64>,
+    /// Large messages whose payload the walk puts in buffers of their own
+    /// instead of `inbuf` (see `frame::unmasker`).
+    diverted: Option<Box<Diversions>>,
     /// Bytes handed out in the last event, consumed on the next call.
     deferred: usize,
     eof: bool,
@@ -224,7 +227,9 @@ struct InFrame {
     /// Unmasked payload bytes kept in place at `inbuf[rpos..]`.
     kept: usize,
     /// Text payload bytes after the decoded ones that `receive` already
-    /// validated while copying them in (see `Connection::copy_text`).
+    /// validated while copying them in (see `Connection::copy_text`); for a
+    /// diverted payload (`Connection::is_diverted`), the bytes the decoder
+    /// validated itself.
     checked: u64,
 }
 
@@ -259,6 +264,8 @@ enum Ready {
 enum Src {
     In(Range<usize>),
     Msg,
+    /// A diverted payload, in `payloads[slot]`.
+    Diverted(usize),
 }
 
 impl Connection {
@@ -313,6 +320,7 @@ impl Connection {
             in_base: 0,
             unmasker: Unmasker::Off,
             text_marks: VecDeque::new(),
+            diverted: None,
             deferred: 0,
             eof: false,
             peer_closed: false,
@@ -392,11 +400,16 @@ impl Connection {
         if self.unmasker == Unmasker::Off {
             self.start_unmasker();
         }
+        let whole_messages = self.extension.is_none() && !self.config.partial_messages;
         let mut walk = Walk {
             client: self.role == Role::Client,
-            check_text: self.extension.is_none() && !self.config.partial_messages,
+            check_text: whole_messages,
             base: self.in_base,
             marks: &mut self.text_marks,
+            divert: whole_messages.then_some(Divert {
+                state: &mut self.diverted,
+                max_len: self.config.max_frame_size.min(self.config.max_message_size),
+            }),
         };
         self.unmasker.walk(&mut self.inbuf, &data[n..], &mut walk);
     }
@@ -410,7 +423,12 @@ impl Connection {
     /// it was and the decoder finds the error itself, in order.
     fn copy_text(&mut self, data: &[u8]) -> usize {
         const MIN: usize = 256;
-        if data.len() < MIN || self.msg.kind != Some(DataKind::Text) || self.msg.transformed || !self.phase_done() {
+        if data.len() < MIN
+            || self.msg.kind != Some(DataKind::Text)
+            || self.msg.transformed
+            || !self.phase_done()
+            || self.frame_is_diverted()
+        {
             return 0;
         }
         let Some(f) = self.frame.as_mut() else { return 0 };
@@ -452,6 +470,10 @@ impl Connection {
     /// header starts is known.
     fn start_unmasker(&mut self) {
         if !self.phase_done() {
+            return;
+        }
+        if self.frame_is_diverted() {
+            debug_assert!(false, "the walk never stops inside a diverted payload");
             return;
         }
         match self.frame.as_mut() {
@@ -510,6 +532,7 @@ impl Connection {
         let src = |s: Src| match s {
             Src::In(r) => &self.inbuf[r],
             Src::Msg => msg,
+            Src::Diverted(slot) => &self.diversions().bufs[slot][..],
         };
         Ok(Some(match ready {
             Ready::Request(r) => Event::Request(r),
@@ -529,7 +552,11 @@ impl Connection {
     /// Received bytes not yet turned into events (including a message being
     /// assembled).
     pub fn buffered_in(&self) -> usize {
-        self.inbuf.len() - self.rpos - self.deferred + if self.clear_msgbuf { 0 } else { self.msgbuf.len() }
+        let diverted: usize = self
+            .diverted
+            .as_ref()
+            .map_or(0, |d| d.queue.iter().skip(d.handed_out as usize).map(|q| d.bufs[q.slot].len()).sum());
+        self.inbuf.len() - self.rpos - self.deferred + if self.clear_msgbuf { 0 } else { self.msgbuf.len() } + diverted
     }
 
     /// Whether a data frame's payload is only partly received: right after a
@@ -573,6 +600,14 @@ impl Connection {
     /// untouched, when the last event had no payload or it was already
     /// consumed (by `receive`, `poll_event` or `release_memory`).
     pub fn swap_payload_buffer(&mut self, spare: &mut Vec<u8>) -> Option<Range<usize>> {
+        if let Some(d) = self.diverted.as_deref_mut().filter(|d| d.handed_out) {
+            // A diverted payload has a buffer of its own.
+            d.handed_out = false;
+            let slot = d.queue.pop_front().expect("a diverted message was handed out").slot;
+            spare.clear();
+            std::mem::swap(&mut d.bufs[slot], spare);
+            return Some(0..spare.len());
+        }
         if self.clear_msgbuf {
             // Assembled in `msgbuf`, which holds nothing else.
             self.clear_msgbuf = false;
@@ -741,6 +776,9 @@ impl Connection {
         if self.msgbuf.is_empty() {
             self.msgbuf = Vec::new();
         }
+        if self.diverted.as_ref().is_some_and(|d| d.queue.is_empty()) {
+            self.diverted = None;
+        }
         if !self.wants_write() {
             self.out = Vec::new();
             self.opos = 0;
@@ -890,6 +928,11 @@ impl Connection {
         if std::mem::take(&mut self.clear_msgbuf) {
             self.msgbuf.clear();
         }
+        if let Some(d) = self.diverted.as_deref_mut().filter(|d| d.handed_out) {
+            d.handed_out = false;
+            let slot = d.queue.pop_front().expect("a diverted message was handed out").slot;
+            d.bufs[slot].clear();
+        }
     }
 
     fn advance(&mut self) -> Result<Option<Ready>, Error> {
@@ -913,7 +956,7 @@ impl Connection {
                 };
                 self.start_frame(&header)?;
                 self.rpos += n;
-                let checked = self.adopt_text_check();
+                let checked = if self.is_diverted(&header, self.rpos) { 0 } else { self.adopt_text_check() };
                 self.frame = Some(InFrame { header, remaining: header.len, done: 0, kept: 0, checked });
             }
             let f = self.frame.expect("a frame is being received");
@@ -961,6 +1004,7 @@ impl Connection {
             || h.mask.is_some() != (self.role == Role::Server)
             || !fits
             || h.len > (self.inbuf.len() - start) as u64
+            || self.is_diverted(&h, start)
         {
             return None;
         }
@@ -1084,6 +1128,7 @@ impl Connection {
     fn drop_input(&mut self) {
         self.in_base += self.inbuf.len() as u64;
         self.text_marks.clear();
+        self.diverted = None;
         self.inbuf.clear();
         self.rpos = 0;
         self.deferred = 0;
@@ -1201,6 +1246,9 @@ impl Connection {
     // the result enum costs store-forwarding stalls on every frame.
     #[inline(always)]
     fn data_frame(&mut self, mut f: InFrame) -> Result<Option<Ready>, Error> {
+        if self.is_diverted(&f.header, self.rpos) {
+            return self.diverted_frame(f);
+        }
         let h = f.header;
         let start = self.rpos + f.kept;
         let avail = (self.inbuf.len() - start) as u64;
@@ -1268,6 +1316,66 @@ impl Connection {
         Ok(ready)
     }
 
+    /// Whether the payload of the frame with header `h`, which ends at
+    /// `inbuf[end]`, is diverted (see `frame::unmasker`). While a diverted
+    /// frame is being received nothing of it is consumed from `inbuf`, so
+    /// its header still ends at `rpos`; and no other frame's header ends
+    /// where a diverted one does, so this identifies the frame.
+    #[inline]
+    fn is_diverted(&self, h: &FrameHeader, end: usize) -> bool {
+        h.len >= DIVERT_MIN
+            && self.diverted.as_ref().and_then(|d| d.queue.front()).is_some_and(|d| d.at == self.in_base + end as u64)
+    }
+
+    /// Whether the frame being received is diverted.
+    fn frame_is_diverted(&self) -> bool {
+        self.frame.as_ref().is_some_and(|f| self.is_diverted(&f.header, self.rpos))
+    }
+
+    fn diversions(&self) -> &Diversions {
+        self.diverted.as_deref().expect("a diverted payload is pending")
+    }
+
+    fn diversions_mut(&mut self) -> &mut Diversions {
+        self.diverted.as_deref_mut().expect("a diverted payload is pending")
+    }
+
+    /// `data_frame` for a diverted payload: the walk in `receive` copies
+    /// (and unmasks) it into its own buffer and has usually validated it;
+    /// what is left here is the bookkeeping, and validation where the walk
+    /// found an error (so that it is reported exactly as on the general
+    /// path, as soon as the bytes arrive).
+    fn diverted_frame(&mut self, mut f: InFrame) -> Result<Option<Ready>, Error> {
+        let diversions = self.diverted.as_deref().expect("a diverted payload is pending");
+        let d = *diversions.queue.front().expect("a diverted frame has an entry");
+        let payload = &diversions.bufs[d.slot];
+        let have = payload.len() as u64;
+        let take = have - f.done;
+        if take == 0 && f.remaining > 0 {
+            return Ok(None);
+        }
+        let kind = self.msg.kind.expect("a message is being received");
+        if kind == DataKind::Text && d.text == DivertedText::Unchecked {
+            if self.msg.utf8.feed(&payload[f.checked as usize..]).is_err() {
+                return Err(self.fail(ErrorKind::InvalidUtf8, "text message is not valid UTF-8"));
+            }
+            f.checked = have;
+        }
+        f.done = have;
+        f.remaining -= take;
+        self.msg.size += take;
+        if f.remaining > 0 {
+            self.frame = Some(f);
+            return Ok(None);
+        }
+        self.frame = None;
+        if kind == DataKind::Text && self.msg.utf8.finish().is_err() {
+            return Err(self.fail(ErrorKind::InvalidUtf8, "text message ends inside a code point"));
+        }
+        self.msg.kind = None;
+        Ok(Some(self.whole_or_chunk(kind, Src::Diverted(d.slot), true)))
+    }
+
     /// Routes a piece of a transformed message through the extension.
     fn transform_chunk(&mut self, chunk: Range<usize>, last: bool) -> Result<(), Error> {
         let before = self.msgbuf.len();
@@ -1289,8 +1397,10 @@ impl Connection {
     }
 
     fn whole_or_chunk(&mut self, kind: DataKind, src: Src, fin: bool) -> Ready {
-        if matches!(src, Src::Msg) {
-            self.clear_msgbuf = true;
+        match src {
+            Src::Msg => self.clear_msgbuf = true,
+            Src::Diverted(_) => self.diversions_mut().handed_out = true,
+            Src::In(_) => {}
         }
         match (self.config.partial_messages, kind) {
             (false, DataKind::Text) => Ready::Text(src),

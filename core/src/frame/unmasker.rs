@@ -19,6 +19,19 @@
 //! or inside a data frame (see [`Unmasker::Payload`]'s creation in the
 //! connection). An unmasked or invalid header stops it; the decoder then
 //! unmasks (or rejects) in place as before.
+//!
+//! Large single-frame messages that do not arrive in one read are not kept
+//! in the input buffer at all: the walk *diverts* their payload into a
+//! buffer of their own ([`Diverted`]), sized once from the header. In the
+//! input buffer such a message would sit between the bytes before and after
+//! it, so the buffer would either grow and walk through memory (each read
+//! landing on cold cache lines) or have its unconsumed part moved to the
+//! front again and again; diverted, every payload byte is copied once, into
+//! memory the connection reuses for the next large message. Two such
+//! buffers take turns, so the next message can start arriving while the
+//! last one is still being handed out. The header stays in the input
+//! buffer, where the decoder checks it as usual and then finds the payload
+//! by the header's position.
 
 use std::collections::VecDeque;
 
@@ -47,6 +60,65 @@ pub(crate) enum Unmasker {
     /// of it came before (only `phase % 4` matters). `text` validates a
     /// single-frame text message on the way too (see [`Walk::marks`]).
     Payload { key: [u8; 4], remaining: u64, phase: usize, text: Option<TextCheck> },
+    /// Inside a diverted payload (see the module docs): `remaining` bytes
+    /// of it are to come, into payload buffer `slot`; `text` validates it
+    /// on the way while no error was found.
+    Divert { key: [u8; 4], remaining: u64, phase: usize, slot: usize, text: Option<Utf8Validator> },
+}
+
+/// Payloads at least this long that do not arrive whole in one read are
+/// diverted into a buffer of their own (see the module docs). Below it the
+/// input buffer does as well, and a message that arrives whole in one read
+/// is handed out from the input buffer without any further copy.
+pub(crate) const DIVERT_MIN: u64 = 16 << 10;
+
+/// A single-frame message whose payload the walk diverts (or diverted) into
+/// payload buffer `slot`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Diverted {
+    /// The stream offset (in input-buffer terms: diverted payloads do not
+    /// count) where the message's header ends.
+    pub at: u64,
+    /// Which of the connection's two payload buffers holds it.
+    pub slot: usize,
+    /// What the walk knows about its text.
+    pub text: DivertedText,
+}
+
+/// Whether the walk validated a diverted payload as UTF-8.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DivertedText {
+    /// Binary, or text with an error somewhere (or cut short): the decoder
+    /// validates the payload itself, from its first byte, so it reports the
+    /// error as the incremental path would.
+    Unchecked,
+    /// Text, valid so far; the walk goes on checking.
+    Checking,
+    /// Text, all of it valid (and not ending inside a code point).
+    Valid,
+}
+
+/// A connection's diverted payloads. Boxed and created for the first one
+/// (most connections never see a large message, and an idle connection
+/// should cost little memory), dropped when the connection releases its
+/// memory with none pending.
+#[derive(Debug, Default)]
+pub(crate) struct Diversions {
+    /// Diverted messages not yet handed out, oldest first (at most two).
+    pub queue: VecDeque<Diverted>,
+    /// The two payload buffers; a buffer no queued message names is empty.
+    pub bufs: [Vec<u8>; 2],
+    /// The oldest message was handed out in the last event: the connection
+    /// drops it from the queue when it next goes on.
+    pub handed_out: bool,
+}
+
+/// Where the walk puts diverted payloads, and what it may divert.
+pub(crate) struct Divert<'a> {
+    pub state: &'a mut Option<Box<Diversions>>,
+    /// Larger payloads are left to the decoder, which rejects them (the
+    /// walk must not allocate for them).
+    pub max_len: u64,
 }
 
 /// A single-frame text message validated as it is copied in.
@@ -71,6 +143,9 @@ pub(crate) struct Walk<'a> {
     /// to be valid UTF-8 on the way in, so that the decoder need not read
     /// them again.
     pub marks: &'a mut VecDeque<u64>,
+    /// Where large payloads go, when they may be diverted at all (no
+    /// extension transforms messages and they are delivered whole).
+    pub divert: Option<Divert<'a>>,
 }
 
 /// Text payloads shorter than this are left to the decoder: it validates
@@ -88,7 +163,7 @@ impl Unmasker {
     #[cfg(test)]
     pub(crate) fn append(&mut self, buf: &mut Vec<u8>, data: &[u8]) {
         let mut marks = VecDeque::new();
-        self.walk(buf, data, &mut Walk { client: false, check_text: false, base: 0, marks: &mut marks });
+        self.walk(buf, data, &mut Walk { client: false, check_text: false, base: 0, marks: &mut marks, divert: None });
     }
 
     /// Appends `data` to `buf`, unmasking the payloads of large frames on
@@ -140,6 +215,35 @@ impl Unmasker {
                         Unmasker::Payload { key, remaining: remaining - n as u64, phase: (phase + n) & 3, text }
                     };
                 }
+                Unmasker::Divert { key, remaining, phase, slot, mut text } => {
+                    let Some(d) = ctx.divert.as_mut().and_then(|d| d.state.as_deref_mut()) else {
+                        unreachable!("payloads are diverted only where diverting is on")
+                    };
+                    let n = remaining.min((data.len() - pos) as u64) as usize;
+                    let piece = &data[pos..pos + n];
+                    let big = &mut d.bufs[slot];
+                    match text.as_mut() {
+                        Some(v) => {
+                            if v.feed_copy(big, piece, rotate(key, phase)).is_err() {
+                                text = None;
+                                mark(&mut d.queue, slot, DivertedText::Unchecked);
+                            }
+                        }
+                        None if key == [0; 4] => extend_copy(big, piece),
+                        None => extend_masked_at(big, piece, key, phase),
+                    }
+                    pos += n;
+                    plain = pos;
+                    *self = if n as u64 == remaining {
+                        if let Some(mut v) = text {
+                            let ok = v.finish().is_ok();
+                            mark(&mut d.queue, slot, if ok { DivertedText::Valid } else { DivertedText::Unchecked });
+                        }
+                        Unmasker::Header { pending: 0 }
+                    } else {
+                        Unmasker::Divert { key, remaining: remaining - n as u64, phase: (phase + n) & 3, slot, text }
+                    };
+                }
                 Unmasker::Header { pending } => {
                     let decoded = if pending == 0 {
                         FrameHeader::decode(&data[pos..])
@@ -182,30 +286,57 @@ impl Unmasker {
                     pos += len - pending;
                     extend_copy(buf, &data[plain..pos]);
                     plain = pos;
-                    let single_text = header.fin && header.rsv == 0 && header.opcode == OpCode::Text;
-                    let text = (ctx.check_text && single_text && header.len >= TEXT_CHECK_MIN)
-                        .then(|| TextCheck { utf8: Utf8Validator::new(), start: ctx.base + buf.len() as u64 });
-                    let key = match header.mask {
-                        Some(key) => {
-                            // The key ends the header, now at the end of
-                            // `buf`: zero it to mark the payload as unmasked
-                            // (see the module docs).
-                            let end = buf.len();
-                            buf[end - 4..].fill(0);
-                            key
-                        }
-                        None if text.is_none() => {
-                            // Nothing to do on the way in: walk past it.
-                            *self = Unmasker::Skip { remaining: header.len };
+                    let single = header.fin && header.rsv == 0;
+                    let single_text = single && header.opcode == OpCode::Text;
+                    let key = header.mask.unwrap_or([0; 4]);
+                    if header.mask.is_some() {
+                        // The key ends the header, now at the end of `buf`:
+                        // zero it to mark the payload as unmasked (see the
+                        // module docs).
+                        let end = buf.len();
+                        buf[end - 4..].fill(0);
+                    }
+                    let whole_here = header.len <= (data.len() - pos) as u64;
+                    let single_data = single && matches!(header.opcode, OpCode::Text | OpCode::Binary);
+                    let large = header.len >= DIVERT_MIN;
+                    if let Some(d) =
+                        ctx.divert.as_mut().filter(|d| large && single_data && !whole_here && header.len <= d.max_len)
+                    {
+                        let d = d.state.get_or_insert_with(Default::default);
+                        if let Some(slot) = free_slot(d) {
+                            let checking = single_text && ctx.check_text;
+                            d.bufs[slot].reserve_exact(header.len as usize);
+                            let text_state = if checking { DivertedText::Checking } else { DivertedText::Unchecked };
+                            d.queue.push_back(Diverted { at: ctx.base + buf.len() as u64, slot, text: text_state });
+                            let text = checking.then(Utf8Validator::new);
+                            *self = Unmasker::Divert { key, remaining: header.len, phase: 0, slot, text };
                             continue;
                         }
-                        None => [0; 4],
+                    }
+                    let text = (ctx.check_text && single_text && header.len >= TEXT_CHECK_MIN)
+                        .then(|| TextCheck { utf8: Utf8Validator::new(), start: ctx.base + buf.len() as u64 });
+                    *self = if header.mask.is_none() && text.is_none() {
+                        // Nothing to do on the way in: walk past it.
+                        Unmasker::Skip { remaining: header.len }
+                    } else {
+                        Unmasker::Payload { key, remaining: header.len, phase: 0, text }
                     };
-                    *self = Unmasker::Payload { key, remaining: header.len, phase: 0, text };
                 }
             }
         }
         extend_copy(buf, &data[plain..]);
+    }
+}
+
+/// A payload buffer no diverted message uses, if there is one.
+fn free_slot(d: &Diversions) -> Option<usize> {
+    (0..2).find(|&s| d.queue.iter().all(|q| q.slot != s))
+}
+
+/// Records what the walk found about the text of the payload in `slot`.
+fn mark(queue: &mut VecDeque<Diverted>, slot: usize, text: DivertedText) {
+    if let Some(q) = queue.iter_mut().find(|q| q.slot == slot) {
+        q.text = text;
     }
 }
 

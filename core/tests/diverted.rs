@@ -1,0 +1,269 @@
+//! Large single-frame messages that arrive over several reads: their
+//! payload goes into a buffer of its own instead of the input buffer
+//! (`frame::unmasker`'s "diverted" payloads). None of that may be visible:
+//! the events, the close codes, the output and `buffered_in` must be what
+//! they are for any other message, however the reads are cut (RFC 6455
+//! §5.2 framing, §5.3 masking, §8.1 UTF-8, §10.4 limits).
+
+mod common;
+
+use common::*;
+use wsproto_core::{Config, Connection, ErrorKind, Event, State};
+
+/// Mixed text: ASCII and 2-, 3- and 4-byte UTF-8, about `len` bytes.
+fn text(len: usize, seed: usize) -> String {
+    let pieces = ["abc", "é", "€uro", "😀", " ", "ß", "日本語", "z"];
+    let mut s = String::new();
+    let mut i = seed;
+    while s.len() < len {
+        s.push_str(pieces[i % pieces.len()]);
+        i = i.wrapping_mul(31).wrapping_add(7);
+    }
+    s
+}
+
+fn binary(len: usize, seed: usize) -> Vec<u8> {
+    (0..len).map(|i| ((i * 131 + seed) % 251) as u8).collect()
+}
+
+/// Feeds `wire` in reads of `size` bytes, polling after each (or only at
+/// the end), and returns what came out.
+fn in_reads(run: &Run<'_>, wire: &[u8], size: usize) -> Outcome {
+    let pieces: Vec<&[u8]> = wire.chunks(size).collect();
+    run.feed(&pieces)
+}
+
+/// Messages a client sends (masked): large ones of both kinds, a control
+/// frame between them, a fragmented large one, one just at the threshold,
+/// and small ones.
+fn client_stream() -> (Vec<u8>, Vec<Ev>, Vec<u8>) {
+    let big = binary(70_000, 1);
+    let t = text(40_000, 2);
+    let at_threshold = binary(16 << 10, 3);
+    let (f1, f2) = t.as_bytes().split_at(20_001); // inside a code point
+    let wire = cat(&[
+        &cframe(BIN, &big),
+        &cframe(TXT, t.as_bytes()),
+        &cframe(PING, b"p"),
+        &cframe(BIN, &at_threshold),
+        &cframe(TXT, b"small"),
+        &cfrag(TXT, f1, false),
+        &cframe(PING, b"q"),
+        &cfrag(CONT, f2, true),
+        &cframe(BIN, &big[..20_000]),
+        &cframe(BIN, &big[..17_000]),
+    ]);
+    let events = vec![
+        Ev::binary(&big),
+        Ev::text(&t),
+        Ev::Ping(b"p".to_vec()),
+        Ev::binary(&at_threshold),
+        Ev::text("small"),
+        Ev::Ping(b"q".to_vec()),
+        Ev::text(&t),
+        Ev::binary(&big[..20_000]),
+        Ev::binary(&big[..17_000]),
+    ];
+    let pongs = cat(&[&sframe(PONG, b"p"), &sframe(PONG, b"q")]);
+    (wire, events, pongs)
+}
+
+// §5.2, §5.3: a server receives large masked messages exactly, whole, a
+// byte at a time, split at every (sampled) point and in reads of many
+// sizes, polled after every read or only at the end.
+#[test]
+fn server_receives_large_messages_at_every_cut() {
+    let (wire, events, pongs) = client_stream();
+    let run = Run::new(server);
+    run.expect(&wire, &events, &pongs);
+    for size in [1000, 4096, 16_383, 16_384, 40_000, 65_536, 100_000] {
+        let got = in_reads(&run, &wire, size);
+        assert_eq!(got.events, events, "reads of {size}");
+        assert_eq!(Hex(&got.output), Hex(&pongs), "reads of {size}");
+    }
+}
+
+// The same stream from a server to a client (unmasked frames).
+#[test]
+fn client_receives_large_messages_at_every_cut() {
+    let big = binary(70_000, 4);
+    let t = text(50_000, 5);
+    let wire = cat(&[
+        &sframe(TXT, t.as_bytes()),
+        &sframe(BIN, &big),
+        &sframe(PING, b"x"),
+        &sframe(BIN, &big[..30_000]),
+        &sframe(BIN, b"tiny"),
+        &sframe(TXT, &t.as_bytes()[..20_000]),
+    ]);
+    let events = vec![
+        Ev::text(&t),
+        Ev::binary(&big),
+        Ev::Ping(b"x".to_vec()),
+        Ev::binary(&big[..30_000]),
+        Ev::binary(b"tiny"),
+        Ev::text(&t[..20_000]),
+    ];
+    let pong = ClientWire::open().frame(PONG, b"x");
+    let run = Run::new(client);
+    run.expect(&wire, &events, &pong);
+    for size in [999, 4096, 20_000, 65_536] {
+        let got = in_reads(&run, &wire, size);
+        assert_eq!(got.events, events, "reads of {size}");
+    }
+}
+
+// §8.1: an invalid byte in a large text message fails the connection with
+// 1007 as soon as it arrives, not when the message is complete, and with
+// the same close frame as when the message arrives in one read.
+#[test]
+fn invalid_text_fails_when_the_bad_byte_arrives() {
+    let good = text(40_000, 6).into_bytes();
+    for at in [0, 1, 4095, 4096, 20_000, 39_999] {
+        let mut bad = good.clone();
+        bad[at] = 0xff;
+        let wire = cframe(TXT, &bad);
+        let header = wire.len() - bad.len();
+        let whole = Run::new(server).feed(&[&wire]);
+        assert_eq!(whole.events, vec![Ev::err(ErrorKind::InvalidUtf8, 1007)], "bad byte at {at}");
+        // Everything before the bad byte is quiet; the bad byte fails it.
+        let mut c = server();
+        for piece in wire[..header + at].chunks(3000) {
+            c.receive(piece);
+            assert_eq!(c.poll_event().unwrap(), None, "before the bad byte at {at}");
+        }
+        c.receive(&wire[header + at..header + at + 1]);
+        let err = c.poll_event().expect_err("the bad byte fails the connection");
+        assert_eq!((err.kind(), err.close_code()), (ErrorKind::InvalidUtf8, Some(1007)));
+        assert_eq!(c.state(), State::Closed);
+        assert_eq!(Hex(&c.take_output()), Hex(&whole.output), "the close frame, bad byte at {at}");
+        // Split anywhere else, the outcome is the same.
+        Run::new(server).check(&wire);
+    }
+    // A message that ends inside a code point: the same error and reason
+    // as in one read.
+    let mut cut = good.clone();
+    cut.extend_from_slice("€".as_bytes().split_at(2).0);
+    let wire = cframe(TXT, &cut);
+    let out = Run::new(server).check(&wire);
+    assert_eq!(out.events, vec![Ev::err(ErrorKind::InvalidUtf8, 1007)]);
+    let mut c = server();
+    for piece in wire.chunks(5000) {
+        c.receive(piece);
+    }
+    let err = c.poll_event().expect_err("ends inside a code point");
+    assert_eq!(err.detail(), "text message ends inside a code point");
+    let mut c = server();
+    c.receive(&wire);
+    assert_eq!(c.poll_event().expect_err("in one read").detail(), err.detail());
+}
+
+// `swap_payload_buffer` hands a diverted payload over in a buffer that
+// holds exactly it; `buffered_in` counts its bytes while they arrive.
+#[test]
+fn handover_and_buffered_bytes() {
+    let first = binary(70_000, 7);
+    let second = binary(50_000, 8);
+    let wire = cat(&[&cframe(BIN, &first), &cframe(BIN, &second), &cframe(BIN, b"after")]);
+    // (header, payload) lengths on the wire.
+    let frames = [(14, 70_000), (8, 50_000), (6, 5)];
+    let mut c = server();
+    let mut received = 0;
+    let mut spare = vec![1, 2, 3];
+    let mut got = Vec::new();
+    for piece in wire.chunks(4096) {
+        c.receive(piece);
+        received += piece.len();
+        while let Some(e) = c.poll_event().unwrap() {
+            let len = match e {
+                Event::Binary(b) => b.len(),
+                other => panic!("unexpected {other:?}"),
+            };
+            let range = c.swap_payload_buffer(&mut spare).expect("a payload to hand over");
+            assert_eq!(range.len(), len);
+            got.push(spare[range].to_vec());
+        }
+        // Headers are consumed when decoded (the decoder decodes every
+        // complete one it reaches); every payload byte received and not
+        // handed out is buffered.
+        let k = got.len();
+        let consumed: usize = frames[..k].iter().map(|&(h, p)| h + p).sum();
+        let next_header = match frames.get(k) {
+            Some(&(h, _)) if received >= consumed + h => h,
+            _ => 0,
+        };
+        assert_eq!(c.buffered_in(), received - consumed - next_header, "after {received} bytes");
+    }
+    assert_eq!(got, vec![first, second, b"after".to_vec()]);
+    assert_eq!(c.buffered_in(), 0);
+}
+
+// §10.4: a frame larger than the limits is refused from its header, before
+// its payload arrives (and without reserving room for it).
+#[test]
+fn limits_are_checked_before_any_payload() {
+    let config = Config { max_message_size: 100_000, max_frame_size: 100_000, ..Config::default() };
+    for len in [100_001u64, 1 << 40] {
+        let mut header = vec![0x82, 0x80 | 127];
+        header.extend_from_slice(&len.to_be_bytes());
+        header.extend_from_slice(&KEY);
+        let out = Run::new(|| server_with(config.clone())).check(&cat(&[&header, &[0x55; 300]]));
+        assert_eq!(out.events, vec![Ev::err(ErrorKind::TooBig, 1009)], "length {len}");
+    }
+    // Exactly at the limit is accepted.
+    let at_limit = binary(100_000, 9);
+    let run = Run::new(|| server_with(config.clone()));
+    let got = in_reads(&run, &cframe(BIN, &at_limit), 4096);
+    assert_eq!(got.events, vec![Ev::binary(&at_limit)]);
+}
+
+// §7.1.5: the stream ends inside a large payload: 1006, nothing else.
+#[test]
+fn end_of_stream_inside_a_large_payload() {
+    let wire = cframe(BIN, &binary(70_000, 10));
+    let run = Run::new(server).eof();
+    let out = run.check(&wire[..30_000]);
+    assert_eq!(out.events, vec![Ev::close(1006, "")]);
+    let got = in_reads(&run, &wire[..30_000], 4096);
+    assert_eq!(got.events, vec![Ev::close(1006, "")]);
+}
+
+// §5.5.1: a close frame right behind a large message, in the same read:
+// the message, then the close, answered; nothing after it is decoded.
+#[test]
+fn close_behind_a_large_message() {
+    let big = binary(40_000, 11);
+    let wire = cat(&[&cframe(BIN, &big), &cclose(1000, "bye"), &cframe(BIN, &big)]);
+    let run = Run::new(server);
+    let out = run.expect(&wire, &[Ev::binary(&big), Ev::close(1000, "bye")], &sclose(1000, ""));
+    assert_eq!(out.state, State::Closed);
+    for size in [4096, 39_000, 65_536] {
+        assert_eq!(in_reads(&run, &wire, size), out, "reads of {size}");
+    }
+}
+
+// A connection with partial delivery or an extension never diverts, and a
+// connection that released its memory goes on receiving.
+#[test]
+fn partial_delivery_and_released_memory() {
+    let big = binary(70_000, 12);
+    let wire = cat(&[&cframe(BIN, &big), &cframe(BIN, &big[..20_000])]);
+    let partial = Config { partial_messages: true, ..Config::default() };
+    let run = Run::new(|| server_with(partial.clone()));
+    let got = in_reads(&run, &wire, 4096);
+    assert_eq!(got.events, vec![Ev::BinaryChunks(big.clone()), Ev::BinaryChunks(big[..20_000].to_vec())]);
+
+    let mut c: Connection = server();
+    let mut events = Vec::new();
+    for piece in wire.chunks(4096) {
+        c.receive(piece);
+        while let Some(e) = c.poll_event().unwrap() {
+            events.push(Ev::binary(match e {
+                Event::Binary(b) => b,
+                other => panic!("unexpected {other:?}"),
+            }));
+        }
+        c.release_memory();
+    }
+    assert_eq!(events, vec![Ev::binary(&big), Ev::binary(&big[..20_000])]);
+}
