@@ -189,30 +189,40 @@ unsafe fn xor_words(dst: *mut u8, src: *const u8, len: usize, key: [u8; 4]) {
 mod avx2 {
     use std::arch::x86_64::{__m256i, _mm256_loadu_si256, _mm256_set1_epi32, _mm256_storeu_si256, _mm256_xor_si256};
 
-    /// For long runs, the word kernel up to a 32-byte boundary of `dst` (a
-    /// store that straddles cache lines costs two), then 128 bytes per iteration (four
-    /// independent lanes keep the load ports busy), then 32-byte lanes, then
-    /// the word kernel for the tail. The lanes start `head` bytes into the
-    /// payload, so they use the key rotated by `head`; every lane is a
-    /// multiple of 4 bytes long, so the phase never shifts after that.
+    /// 32-byte lanes: for long runs aligned to `dst` (a store that straddles
+    /// cache lines costs two), 128 bytes per iteration (four independent
+    /// lanes keep the load ports busy). The ragged start and end are one
+    /// unaligned lane each, overlapping the aligned ones: both are computed
+    /// from the original bytes before anything is stored and stored last,
+    /// so in place the overlap is written twice with the same value. A
+    /// 125-byte payload is thus four lanes and no scalar loop. Every lane
+    /// starts a multiple of 4 bytes after the previous one or carries its
+    /// own rotated key, so the mask phase is right everywhere.
     ///
     /// # Safety
     ///
     /// The CPU must support AVX2; otherwise as for [`super::xor`].
     #[target_feature(enable = "avx2")]
     pub(super) unsafe fn xor(dst: *mut u8, src: *const u8, len: usize, key: [u8; 4]) {
-        // Aligning pays off only for long runs; short ones start at once.
-        let head = if len >= 512 { (dst as usize).wrapping_neg() & 31 } else { 0 };
-        // SAFETY: `head < 32 <= len`, inside the caller's regions.
-        unsafe { super::xor_words(dst, src, head, key) };
-        let k = _mm256_set1_epi32(i32::from_ne_bytes(super::rotate(key, head)));
-        let mut i = head;
-        // SAFETY (all accesses below): `i + width <= len` keeps every access
-        // inside the caller's regions; the loads and stores are unaligned.
-        // In place, each lane is loaded before it is stored, so identical
-        // regions are fine.
-        while i + 128 <= len {
-            unsafe {
+        if len < 32 {
+            // SAFETY: the pointer contract is the caller's, passed on.
+            return unsafe { super::xor_words(dst, src, len, key) };
+        }
+        let lane = |at: usize| _mm256_set1_epi32(i32::from_ne_bytes(super::rotate(key, at)));
+        // SAFETY (all accesses below): `len >= 32`, and every lane starts
+        // at most `len - 32` bytes in, so each access stays inside the
+        // caller's regions; loads and stores are unaligned. Every byte is
+        // computed from a load made before any store could change it (the
+        // loop loads each lane before storing it, and lanes do not
+        // overlap), so identical regions are fine.
+        unsafe {
+            let first = _mm256_xor_si256(_mm256_loadu_si256(src as *const __m256i), lane(0));
+            let last_at = len - 32;
+            let last = _mm256_xor_si256(_mm256_loadu_si256(src.add(last_at) as *const __m256i), lane(last_at));
+            // Aligning pays off only for long runs; short ones start at once.
+            let mut i = if len >= 512 { (dst as usize).wrapping_neg() & 31 } else { 32 };
+            let k = lane(i);
+            while i + 128 <= last_at {
                 let s = src.add(i) as *const __m256i;
                 let d = dst.add(i) as *mut __m256i;
                 let a = _mm256_loadu_si256(s);
@@ -223,18 +233,16 @@ mod avx2 {
                 _mm256_storeu_si256(d.add(1), _mm256_xor_si256(b, k));
                 _mm256_storeu_si256(d.add(2), _mm256_xor_si256(c, k));
                 _mm256_storeu_si256(d.add(3), _mm256_xor_si256(e, k));
+                i += 128;
             }
-            i += 128;
-        }
-        while i + 32 <= len {
-            unsafe {
+            while i < last_at {
                 let v = _mm256_loadu_si256(src.add(i) as *const __m256i);
                 _mm256_storeu_si256(dst.add(i) as *mut __m256i, _mm256_xor_si256(v, k));
+                i += 32;
             }
-            i += 32;
+            _mm256_storeu_si256(dst as *mut __m256i, first);
+            _mm256_storeu_si256(dst.add(last_at) as *mut __m256i, last);
         }
-        // SAFETY: the remaining `len - i` bytes lie inside both regions.
-        unsafe { super::xor_words(dst.add(i), src.add(i), len - i, super::rotate(key, i)) }
     }
 }
 
@@ -295,8 +303,10 @@ mod avx512 {
 }
 
 pub(crate) fn rotate(key: [u8; 4], offset: usize) -> [u8; 4] {
-    let r = offset & 3;
-    [key[r], key[(r + 1) & 3], key[(r + 2) & 3], key[(r + 3) & 3]]
+    // A rotation of the key as a little-endian word: byte `r` comes first.
+    // (Picking bytes by index compiles to stores and reloads through the
+    // stack, a store-forwarding stall on every short payload.)
+    u32::from_le_bytes(key).rotate_right(8 * (offset & 3) as u32).to_le_bytes()
 }
 
 #[cfg(test)]
@@ -360,6 +370,18 @@ mod tests {
                     unsafe { kernel(dst.as_mut_ptr().add(shift), src.as_ptr(), len, key) };
                     assert_eq!(&dst[shift..shift + len], &want[..], "{name} len {len} shift {shift}");
                     assert!(dst[..shift].iter().chain(&dst[shift + len..]).all(|&b| b == 0xee), "{name} wrote outside");
+                    // In place, where every byte must be read before it is
+                    // overwritten (the vector kernels overlap their lanes).
+                    let mut buf = vec![0xeeu8; len + shift + 70];
+                    buf[shift..shift + len].copy_from_slice(&src);
+                    // SAFETY: `buf` holds `len` bytes at `shift`; source and
+                    // destination are the same region.
+                    unsafe {
+                        let p = buf.as_mut_ptr().add(shift);
+                        kernel(p, p, len, key)
+                    };
+                    assert_eq!(&buf[shift..shift + len], &want[..], "{name} in place len {len} shift {shift}");
+                    assert!(buf[..shift].iter().chain(&buf[shift + len..]).all(|&b| b == 0xee), "{name} wrote outside");
                 }
             }
         }
