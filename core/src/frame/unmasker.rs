@@ -43,7 +43,7 @@ use crate::utf8::Utf8Validator;
 /// frames after them, and unmasked in place by the decoder: for small
 /// frames one bulk copy plus an in-place pass over bytes still in the L1
 /// cache beats walking the headers and copying frame by frame.
-pub(crate) const FUSE_MIN: u64 = 512;
+pub(crate) const FUSE_MIN: u64 = if cfg!(fuzzing) { 16 } else { 512 };
 
 /// Where the walk stands at the end of the input buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,7 +70,10 @@ pub(crate) enum Unmasker {
 /// diverted into a buffer of their own (see the module docs). Below it the
 /// input buffer does as well, and a message that arrives whole in one read
 /// is handed out from the input buffer without any further copy.
-pub(crate) const DIVERT_MIN: u64 = 16 << 10;
+///
+/// Fuzzing builds (`--cfg fuzzing`) lower this threshold and the two above,
+/// so that the short inputs a fuzzer tries reach every path of the walk.
+pub(crate) const DIVERT_MIN: u64 = if cfg!(fuzzing) { 32 } else { 16 << 10 };
 
 /// A single-frame message whose payload the walk diverts (or diverted) into
 /// payload buffer `slot`.
@@ -152,7 +155,7 @@ pub(crate) struct Walk<'a> {
 /// them right after they were copied in, from the cache, and for them the
 /// walk's own per-frame work costs more than the second read. (A client,
 /// which has nothing to unmask, stops walking at a frame this short.)
-pub(crate) const TEXT_CHECK_MIN: u64 = 16 << 10;
+pub(crate) const TEXT_CHECK_MIN: u64 = if cfg!(fuzzing) { 32 } else { 16 << 10 };
 
 /// At most this many marks are kept; older ones are dropped (the decoder
 /// then validates those messages itself).
