@@ -7,8 +7,12 @@
 //!
 //! Received bytes are copied once into an input buffer and decoded there:
 //! payloads are unmasked in place and handed out as slices into it, so a
-//! message that arrives in one frame is never copied again. Only fragmented
-//! or extension-transformed messages are assembled in a second buffer.
+//! message that arrives in one frame is never copied again. Fragmented or
+//! extension-transformed messages are assembled in a second buffer, and a
+//! large single-frame message that spans reads is copied straight into a
+//! buffer of its own as it arrives (a *diverted* payload, see
+//! `frame::unmasker`), so that it does not sit in the input buffer between
+//! the bytes before and after it.
 //!
 //! Two fast paths sit in front of the general decoder for the frames that
 //! dominate small-message traffic: `poll_whole_message` (a whole message in
