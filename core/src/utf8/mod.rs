@@ -11,6 +11,8 @@
 //! validator (`utf8/avx512.rs`) when the CPU has one and `simdutf8` otherwise.
 
 mod avx512;
+#[cfg(target_arch = "x86_64")]
+mod lookup;
 
 /// The validation state carried between pieces of one text message.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
