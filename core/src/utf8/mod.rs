@@ -12,10 +12,13 @@
 //! validator (`utf8/avx2.rs`) when it has that, and `simdutf8` otherwise.
 //! Both vector validators also copy, unmask and validate a payload in one
 //! pass ([`Utf8Validator::feed_copy`]); they share their tables
-//! (`utf8/lookup.rs`).
+//! (`utf8/lookup.rs`), and their tests (`utf8/kernel_tests.rs`) run every
+//! kernel the CPU has against `std`.
 
 mod avx2;
 mod avx512;
+#[cfg(all(test, target_arch = "x86_64"))]
+mod kernel_tests;
 #[cfg(target_arch = "x86_64")]
 mod lookup;
 
