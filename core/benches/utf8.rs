@@ -23,8 +23,12 @@ use wsproto_core::mask::extend_masked_at;
 use wsproto_core::utf8::{self, Utf8Validator};
 
 const SIZES: &[(usize, &str)] = &[
+    (31, "31B"),
+    (48, "48B"),
     (64, "64B"),
+    (125, "125B"),
     (256, "256B"),
+    (512, "512B"),
     (1 << 10, "1KiB"),
     (4 << 10, "4KiB"),
     (16 << 10, "16KiB"),

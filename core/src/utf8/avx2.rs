@@ -26,11 +26,14 @@
 //!   carried context, or nothing), use the register shifts.
 //! - `vpshufb` zeroes a byte whose index has its top bit set, so both
 //!   nibbles are masked to 4 bits before a lookup.
-//! - There are no masked byte loads or stores. An input of 64 bytes or more
+//! - There are no masked byte loads or stores. An input of 35 bytes or more
 //!   ends with a 32-byte block that overlaps the bytes before it (checking a
 //!   byte twice is harmless: its result depends only on it and the three
-//!   bytes before it, which are the same both times); shorter inputs are
-//!   copied into a zero-padded block on the stack.
+//!   bytes before it, which are the same both times). Shorter ones are read
+//!   with a masked load of whole 4-byte words and the last 1-3 bytes one by
+//!   one (`load_prefix`); the copying check, which the connection uses for
+//!   64 bytes and more only, copies short inputs through a zero-padded block
+//!   on the stack instead.
 //! - Two blocks (64 bytes) per loop step share one ASCII test.
 //!
 //! One cost of the reloads: when the destination of a copy sits 0-64 bytes
@@ -215,18 +218,6 @@ impl Kernel {
     fn after_ascii(&self, prev: __m256i) -> __m256i {
         _mm256_subs_epu8(prev, self.bound)
     }
-
-    /// The errors of the 64 bytes `a`, `b` after `prev`, by register
-    /// shifts, with one ASCII test for both.
-    #[target_feature(enable = "avx2")]
-    #[inline]
-    fn check_pair_after(&self, prev: __m256i, a: __m256i, b: __m256i) -> __m256i {
-        if is_ascii(_mm256_or_si256(a, b)) {
-            self.after_ascii(prev)
-        } else {
-            _mm256_or_si256(self.classify_after(prev, a), self.classify_after(a, b))
-        }
-    }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -293,21 +284,19 @@ fn validate(input: &[u8]) -> bool {
     let k = Kernel::new();
     let len = input.len();
     if len < 64 {
-        // Zero bytes (ASCII) pad the input: a sequence cut by its end is
-        // then followed by ASCII and fails as TOO_SHORT.
-        let mut buf = [0u8; 64];
-        buf[..len].copy_from_slice(input);
-        // SAFETY: `buf` is 64 readable bytes.
-        let (a, b) = unsafe { (load(buf.as_ptr()), load(buf.as_ptr().add(32))) };
-        let error = _mm256_or_si256(k.check_pair_after(_mm256_setzero_si256(), a, b), k.after_ascii(b));
-        return no_error(error);
+        return validate_short(&k, input);
     }
     let p = input.as_ptr();
     // SAFETY (every load below): the comments say why the bytes read lie
     // inside `input`; all loads are unaligned.
-    // The first 64 bytes (`len >= 64`), after nothing.
+    // The first 64 bytes (`len >= 64`), after nothing: the first block by
+    // register shifts, the second by reloading from 29.
     let (a, b) = unsafe { (load(p), load(p.add(32))) };
-    let mut error = k.check_pair_after(_mm256_setzero_si256(), a, b);
+    let mut error = if is_ascii(_mm256_or_si256(a, b)) {
+        _mm256_setzero_si256()
+    } else {
+        _mm256_or_si256(k.classify_after(_mm256_setzero_si256(), a), unsafe { classify_at(&k, p.add(32), b) })
+    };
     let mut prev = b;
     let mut at = 64;
     while at + 64 <= len {
@@ -340,6 +329,117 @@ fn validate(input: &[u8]) -> bool {
     no_error(_mm256_or_si256(error, k.after_ascii(prev)))
 }
 
+/// `validate` for fewer than 64 bytes.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn validate_short(k: &Kernel, input: &[u8]) -> bool {
+    let len = input.len();
+    let p = input.as_ptr();
+    let zero = _mm256_setzero_si256();
+    if len >= 35 {
+        // The first 32 bytes, and the 32 that end at `len` with the three
+        // before them reloaded: all inside `input`, no copy.
+        // SAFETY: `35 <= len`: from 0 to 32, and from `len - 35` to `len`.
+        let (error, last) = unsafe {
+            let q = p.add(len - 32);
+            let last = load(q);
+            (_mm256_or_si256(k.classify_after(zero, load(p)), classify_at(k, q, last)), last)
+        };
+        return no_error(_mm256_or_si256(error, k.after_ascii(last)));
+    }
+    // Zero bytes (ASCII) pad the input: a sequence cut by its end is then
+    // followed by ASCII and fails as TOO_SHORT.
+    let error = if len <= 32 {
+        // SAFETY: `len <= 32` bytes from `p` are inside `input`.
+        let a = unsafe { load_prefix(p, len) };
+        _mm256_or_si256(k.classify_after(zero, a), k.after_ascii(a))
+    } else {
+        // SAFETY: `32 < len < 35`: 32 bytes from `p`, then the rest.
+        let (a, b) = unsafe { (load(p), load_prefix(p.add(32), len - 32)) };
+        _mm256_or_si256(_mm256_or_si256(k.classify_after(zero, a), k.classify_after(a, b)), k.after_ascii(b))
+    };
+    no_error(error)
+}
+
+/// `DWORDS[8 - n..]` starts with `n` words of all ones followed by zeros,
+/// for `n <= 8`.
+#[cfg(target_arch = "x86_64")]
+const DWORDS: [i32; 16] = [-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0];
+
+/// The `n <= 32` bytes at `p`, followed by zeros, without reading past
+/// them: the whole 4-byte words with a masked load (`vpmaskmovd`, which
+/// does not touch masked-off words), the 0-3 bytes after them one by one.
+/// (Copying them to a zeroed buffer instead costs a stall: a vector load
+/// of bytes just stored in smaller pieces waits for them to reach the
+/// cache.)
+///
+/// # Safety
+///
+/// `p` must be readable for `n` bytes.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn load_prefix(p: *const u8, n: usize) -> __m256i {
+    debug_assert!(n <= 32);
+    let words = n / 4;
+    let words_mask = |w: usize| {
+        // SAFETY: `w <= 8`, so the 8 words loaded are inside `DWORDS`.
+        unsafe { _mm256_loadu_si256(DWORDS.as_ptr().add(8 - w).cast()) }
+    };
+    // SAFETY: the words enabled are the first `n / 4`, inside the `n` bytes.
+    let whole = unsafe { _mm256_maskload_epi32(p.cast(), words_mask(words)) };
+    let rest = n % 4;
+    if rest == 0 {
+        return whole;
+    }
+    // The last 1-3 bytes, by three loads that overlap when there are fewer
+    // (no branch on how many), as a little-endian word.
+    let at = words * 4;
+    // SAFETY: `at + rest == n`; each byte read is at `at..at + rest`.
+    let last = unsafe {
+        u32::from(*p.add(at))
+            | u32::from(*p.add(at + rest / 2)) << (8 * (rest / 2))
+            | u32::from(*p.add(at + rest - 1)) << (8 * (rest - 1))
+    };
+    // `words < 8` here, so the word after the whole ones is inside the vector.
+    let select = _mm256_andnot_si256(words_mask(words), words_mask(words + 1));
+    _mm256_or_si256(whole, _mm256_and_si256(_mm256_set1_epi32(last as i32), select))
+}
+
+/// Copies `len < 64` bytes with a few (overlapping) word moves: for so few
+/// bytes a call to `memcpy` costs more than the copy.
+///
+/// # Safety
+///
+/// `src` must be readable and `dst` writable for `len` bytes, and the two
+/// must not overlap.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+unsafe fn copy_short(src: *const u8, dst: *mut u8, len: usize) {
+    debug_assert!(len < 64);
+    // SAFETY (all accesses): below `len`, as the conditions show.
+    unsafe {
+        let word = |at: usize| (dst.add(at) as *mut u64).write_unaligned((src.add(at) as *const u64).read_unaligned());
+        if len >= 8 {
+            let mut at = 0;
+            while at + 8 < len {
+                word(at);
+                at += 8;
+            }
+            word(len - 8);
+        } else if len >= 4 {
+            let half =
+                |at: usize| (dst.add(at) as *mut u32).write_unaligned((src.add(at) as *const u32).read_unaligned());
+            half(0);
+            half(len - 4);
+        } else if len > 0 {
+            *dst = *src;
+            *dst.add(len / 2) = *src.add(len / 2);
+            *dst.add(len - 1) = *src.add(len - 1);
+        }
+    }
+}
+
 /// The key repeated over a vector at a phase, and at the phases of the
 /// bytes 1, 2 and 3 places before.
 #[cfg(target_arch = "x86_64")]
@@ -352,7 +452,10 @@ impl Keys {
     #[target_feature(enable = "avx2")]
     #[inline]
     fn at(key: [u8; 4], phase: usize) -> Keys {
-        let k = |n: usize| _mm256_set1_epi32(i32::from_ne_bytes(crate::mask::rotate(key, n)));
+        // On this little-endian CPU the key starting at phase `n` is the key
+        // word rotated right by `n` bytes (`mask::rotate`, on the word).
+        let word = u32::from_le_bytes(key);
+        let k = |n: usize| _mm256_set1_epi32(word.rotate_right(8 * (n & 3) as u32) as i32);
         Keys([k(phase), k(phase + 3), k(phase + 2), k(phase + 1)])
     }
 }
@@ -367,16 +470,34 @@ impl Keys {
 #[target_feature(enable = "avx2")]
 #[inline]
 unsafe fn copy_classify_at(k: &Kernel, dst: *mut u8, src: *const u8, keys: &Keys) -> __m256i {
-    let [m0, m1, m2, m3] = keys.0;
     // SAFETY: the caller's contract.
     unsafe {
-        let block = _mm256_xor_si256(load(src), m0);
+        let block = _mm256_xor_si256(load(src), keys.0[0]);
         store(dst, block);
-        let prev1 = _mm256_xor_si256(load(src.sub(1)), m1);
-        let prev2 = _mm256_xor_si256(load(src.sub(2)), m2);
-        let prev3 = _mm256_xor_si256(load(src.sub(3)), m3);
-        k.classify(block, prev1, prev2, prev3)
+        classify_masked_at(k, src, block, keys)
     }
+}
+
+/// The errors of `block`, the 32 bytes at `src` unmasked, with the bytes
+/// before them reloaded from `src` and unmasked.
+///
+/// # Safety
+///
+/// `src - 3 .. src + 31` must be readable.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn classify_masked_at(k: &Kernel, src: *const u8, block: __m256i, keys: &Keys) -> __m256i {
+    let [_, m1, m2, m3] = keys.0;
+    // SAFETY: the caller's contract.
+    let (prev1, prev2, prev3) = unsafe {
+        (
+            _mm256_xor_si256(load(src.sub(1)), m1),
+            _mm256_xor_si256(load(src.sub(2)), m2),
+            _mm256_xor_si256(load(src.sub(3)), m3),
+        )
+    };
+    k.classify(block, prev1, prev2, prev3)
 }
 
 /// # Safety
@@ -387,10 +508,10 @@ unsafe fn copy_classify_at(k: &Kernel, dst: *mut u8, src: *const u8, keys: &Keys
 unsafe fn copy_check_avx2(dst: *mut u8, src: &[u8], key: [u8; 4], context: [u8; 3]) -> bool {
     let k = Kernel::new();
     let len = src.len();
-    let keys = Keys::at(key, 0);
+    let mask = _mm256_set1_epi32(i32::from_ne_bytes(key));
     if len < 64 {
         // SAFETY: passed on from the caller.
-        return unsafe { copy_check_short(&k, dst, src, keys.0[0], context) };
+        return unsafe { copy_check_short(&k, dst, src, mask, context) };
     }
     let p = src.as_ptr();
     // SAFETY (every access below): the comments say why the bytes read lie
@@ -401,14 +522,20 @@ unsafe fn copy_check_avx2(dst: *mut u8, src: &[u8], key: [u8; 4], context: [u8; 
     // for the stores to reach the cache.)
     let [c1, c2, c3] = context;
     let before = _mm256_setr_epi32(0, 0, 0, 0, 0, 0, 0, i32::from_le_bytes([0, c1, c2, c3]));
+    let keys = Keys::at(key, 0);
     let (a, b) = unsafe {
-        let a = _mm256_xor_si256(load(p), keys.0[0]);
-        let b = _mm256_xor_si256(load(p.add(32)), keys.0[0]);
+        let a = _mm256_xor_si256(load(p), mask);
+        let b = _mm256_xor_si256(load(p.add(32)), mask);
         store(dst, a);
         store(dst.add(32), b);
         (a, b)
     };
-    let mut error = k.check_pair_after(before, a, b);
+    // The first block by register shifts, the second by reloading from 29.
+    let mut error = if is_ascii(_mm256_or_si256(a, b)) {
+        k.after_ascii(before)
+    } else {
+        _mm256_or_si256(k.classify_after(before, a), unsafe { classify_masked_at(&k, p.add(32), b, &keys) })
+    };
     let mut prev = b;
     let mut at = 64;
     while at + 64 <= len {
@@ -462,7 +589,8 @@ unsafe fn copy_check_short(k: &Kernel, dst: *mut u8, src: &[u8], mask: __m256i, 
     debug_assert!(len < 64);
     let mut buf = [0u8; 96];
     buf[29..32].copy_from_slice(&context);
-    buf[32..32 + len].copy_from_slice(src);
+    // SAFETY: `len < 64` bytes from `src` to `buf[32..]`.
+    unsafe { copy_short(src.as_ptr(), buf.as_mut_ptr().add(32), len) };
     let b = buf.as_mut_ptr();
     // SAFETY: `buf` is 96 bytes, so the three blocks are inside it.
     let (prev, x, y) = unsafe {
@@ -475,7 +603,7 @@ unsafe fn copy_check_short(k: &Kernel, dst: *mut u8, src: &[u8], mask: __m256i, 
     // SAFETY: `buf[32..]` holds the `len` bytes copied and unmasked; `dst`
     // has room for them (the caller's contract), and a stack buffer cannot
     // overlap it.
-    unsafe { std::ptr::copy_nonoverlapping(b.add(32), dst, len) };
+    unsafe { copy_short(b.add(32), dst, len) };
     // Only real positions count: the padding after a sequence cut by the
     // end of `src` is not the stream's next byte. (A real position depends
     // only on itself and the bytes before it, so the padding changes no
