@@ -72,6 +72,8 @@ fn main() {
         // `utf8/avx2.rs` on what that costs).
         let (mut aliased, at) = aliased_with(&masked);
         let d5 = &mut aliased;
+        let mut plain = Vec::with_capacity(size);
+        let d6 = &mut plain;
         let copy: Vec<Variant> = vec![
             (
                 "copy: two passes, simdutf8",
@@ -98,6 +100,14 @@ fn main() {
                 }),
             ),
             (
+                "copy: fused, unmasked (client)",
+                Box::new(|| {
+                    d6.clear();
+                    let mut v = Utf8Validator::new();
+                    assert!(v.feed_copy(d6, black_box(&text), [0; 4]).is_ok() && v.finish().is_ok());
+                }),
+            ),
+            (
                 "copy: two passes, ours",
                 Box::new(|| {
                     d3.clear();
@@ -119,6 +129,7 @@ fn main() {
             assert_eq!(d, &text);
         }
         assert_eq!(&aliased[at..], &text[..]);
+        assert_eq!(plain, text);
     }
 }
 

@@ -460,6 +460,20 @@ impl Keys {
     }
 }
 
+/// `v` XORed with `m` where the payload is masked; `v` where it is not
+/// (the compiler then drops the XOR and keeps the key vectors out of the
+/// loop's registers).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+fn unmask<const MASKED: bool>(v: __m256i, m: __m256i) -> __m256i {
+    if MASKED {
+        _mm256_xor_si256(v, m)
+    } else {
+        v
+    }
+}
+
 /// The 32 bytes at `src`, unmasked with `keys`, written to `dst`, and their
 /// errors, with the bytes before them reloaded from `src` and unmasked.
 ///
@@ -469,12 +483,12 @@ impl Keys {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 #[inline]
-unsafe fn copy_classify_at(k: &Kernel, dst: *mut u8, src: *const u8, keys: &Keys) -> __m256i {
+unsafe fn copy_classify_at<const MASKED: bool>(k: &Kernel, dst: *mut u8, src: *const u8, keys: &Keys) -> __m256i {
     // SAFETY: the caller's contract.
     unsafe {
-        let block = _mm256_xor_si256(load(src), keys.0[0]);
+        let block = unmask::<MASKED>(load(src), keys.0[0]);
         store(dst, block);
-        classify_masked_at(k, src, block, keys)
+        classify_masked_at::<MASKED>(k, src, block, keys)
     }
 }
 
@@ -487,14 +501,14 @@ unsafe fn copy_classify_at(k: &Kernel, dst: *mut u8, src: *const u8, keys: &Keys
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 #[inline]
-unsafe fn classify_masked_at(k: &Kernel, src: *const u8, block: __m256i, keys: &Keys) -> __m256i {
+unsafe fn classify_masked_at<const MASKED: bool>(k: &Kernel, src: *const u8, block: __m256i, keys: &Keys) -> __m256i {
     let [_, m1, m2, m3] = keys.0;
     // SAFETY: the caller's contract.
     let (prev1, prev2, prev3) = unsafe {
         (
-            _mm256_xor_si256(load(src.sub(1)), m1),
-            _mm256_xor_si256(load(src.sub(2)), m2),
-            _mm256_xor_si256(load(src.sub(3)), m3),
+            unmask::<MASKED>(load(src.sub(1)), m1),
+            unmask::<MASKED>(load(src.sub(2)), m2),
+            unmask::<MASKED>(load(src.sub(3)), m3),
         )
     };
     k.classify(block, prev1, prev2, prev3)
@@ -507,13 +521,42 @@ unsafe fn classify_masked_at(k: &Kernel, src: *const u8, block: __m256i, keys: &
 #[target_feature(enable = "avx2")]
 unsafe fn copy_check_avx2(dst: *mut u8, src: &[u8], key: [u8; 4], context: [u8; 3]) -> bool {
     let k = Kernel::new();
-    let len = src.len();
-    let mask = _mm256_set1_epi32(i32::from_ne_bytes(key));
-    if len < 64 {
+    if src.len() < 64 {
+        let mask = _mm256_set1_epi32(i32::from_ne_bytes(key));
         // SAFETY: passed on from the caller.
         return unsafe { copy_check_short(&k, dst, src, mask, context) };
     }
+    // A client receives unmasked payloads: a loop without the XORs.
+    // SAFETY: passed on from the caller; `src.len() >= 64`.
+    unsafe {
+        if key == [0; 4] {
+            copy_check_long::<false>(&k, dst, src, key, context)
+        } else {
+            copy_check_long::<true>(&k, dst, src, key, context)
+        }
+    }
+}
+
+/// `copy_check` for 64 bytes or more.
+///
+/// # Safety
+///
+/// As for [`copy_check`], and `src.len() >= 64`; and the CPU must support
+/// AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn copy_check_long<const MASKED: bool>(
+    k: &Kernel,
+    dst: *mut u8,
+    src: &[u8],
+    key: [u8; 4],
+    context: [u8; 3],
+) -> bool {
+    let len = src.len();
+    debug_assert!(len >= 64);
     let p = src.as_ptr();
+    let keys = Keys::at(key, 0);
+    let m0 = keys.0[0];
     // SAFETY (every access below): the comments say why the bytes read lie
     // inside `src` and the bytes written inside the `len` bytes the caller
     // vouched for at `dst`; all accesses are unaligned.
@@ -522,10 +565,9 @@ unsafe fn copy_check_avx2(dst: *mut u8, src: &[u8], key: [u8; 4], context: [u8; 
     // for the stores to reach the cache.)
     let [c1, c2, c3] = context;
     let before = _mm256_setr_epi32(0, 0, 0, 0, 0, 0, 0, i32::from_le_bytes([0, c1, c2, c3]));
-    let keys = Keys::at(key, 0);
     let (a, b) = unsafe {
-        let a = _mm256_xor_si256(load(p), mask);
-        let b = _mm256_xor_si256(load(p.add(32)), mask);
+        let a = unmask::<MASKED>(load(p), m0);
+        let b = unmask::<MASKED>(load(p.add(32)), m0);
         store(dst, a);
         store(dst.add(32), b);
         (a, b)
@@ -534,30 +576,33 @@ unsafe fn copy_check_avx2(dst: *mut u8, src: &[u8], key: [u8; 4], context: [u8; 
     let mut error = if is_ascii(_mm256_or_si256(a, b)) {
         k.after_ascii(before)
     } else {
-        _mm256_or_si256(k.classify_after(before, a), unsafe { classify_masked_at(&k, p.add(32), b, &keys) })
+        _mm256_or_si256(k.classify_after(before, a), unsafe { classify_masked_at::<MASKED>(k, p.add(32), b, &keys) })
     };
-    let mut prev = b;
     let mut at = 64;
     while at + 64 <= len {
-        // `64 <= at`, `at + 64 <= len`: from `at - 3` to `at + 64`. Every
+        // `64 <= at`, `at + 64 <= len`: from `at - 32` to `at + 64`. Every
         // block starts a multiple of 4 bytes in, at the key's phase 0.
         let (q, d) = unsafe { (p.add(at), dst.add(at)) };
-        let (a, b) = unsafe { (_mm256_xor_si256(load(q), keys.0[0]), _mm256_xor_si256(load(q.add(32)), keys.0[0])) };
+        let (a, b) = unsafe { (unmask::<MASKED>(load(q), m0), unmask::<MASKED>(load(q.add(32)), m0)) };
         let found = if is_ascii(_mm256_or_si256(a, b)) {
             unsafe {
                 store(d, a);
                 store(d.add(32), b);
+                // The block before, reloaded too (rather than kept from the
+                // step before: one vector register fewer in the loop).
+                k.after_ascii(unmask::<MASKED>(load(q.sub(32)), m0))
             }
-            k.after_ascii(prev)
         } else {
             // `copy_classify_at` stores the blocks (the compiler reuses the
             // loads above for them).
             unsafe {
-                _mm256_or_si256(copy_classify_at(&k, d, q, &keys), copy_classify_at(&k, d.add(32), q.add(32), &keys))
+                _mm256_or_si256(
+                    copy_classify_at::<MASKED>(k, d, q, &keys),
+                    copy_classify_at::<MASKED>(k, d.add(32), q.add(32), &keys),
+                )
             }
         };
         error = _mm256_or_si256(error, found);
-        prev = b;
         at += 64;
     }
     if at < len {
@@ -565,11 +610,11 @@ unsafe fn copy_check_avx2(dst: *mut u8, src: &[u8], key: [u8; 4], context: [u8; 
         // `len` starts at phase `len - 32`.
         if at + 32 < len {
             // SAFETY: `64 <= at` and `at + 32 < len`.
-            error = _mm256_or_si256(error, unsafe { copy_classify_at(&k, dst.add(at), p.add(at), &keys) });
+            error = _mm256_or_si256(error, unsafe { copy_classify_at::<MASKED>(k, dst.add(at), p.add(at), &keys) });
         }
         let end = len - 32;
         // `len - 32 >= 32`: from `len - 35` to `len`.
-        let found = unsafe { copy_classify_at(&k, dst.add(end), p.add(end), &Keys::at(key, end)) };
+        let found = unsafe { copy_classify_at::<MASKED>(k, dst.add(end), p.add(end), &Keys::at(key, end)) };
         error = _mm256_or_si256(error, found);
     }
     // A sequence cut by the end of `src` is the caller's to carry.
