@@ -6,105 +6,17 @@
 //! AVX-512 BW and VBMI this one takes 64 bytes per step with the same
 //! instruction count, which roughly halves the cost of large text.
 //!
-//! The method is the nibble-lookup classification published by Keiser and
-//! Lemire ("Validating UTF-8 in less than one instruction per byte", 2021):
-//! every byte is classified together with the byte before it by three
-//! 16-entry table lookups (high nibble of the previous byte, low nibble of
-//! the previous byte, high nibble of this byte). Each table entry is a set of
-//! error kinds that the nibble is compatible with; a pair of bytes is in
-//! error when all three lookups agree on some kind. The one rule that needs
-//! more context, "a continuation byte is expected here because a 3- or
-//! 4-byte lead was two or three bytes back", is computed from the bytes two
-//! and three positions back and compared with the "two continuations in a
-//! row" kind. Whole-ASCII blocks skip the classification.
+//! The method and its tables are in `lookup.rs`. Here the byte 1, 2 and 3
+//! places back is gathered with one two-source `vpermb` each (any byte of
+//! the previous block or this one can go anywhere), and the tables are
+//! looked up with `vpermb` too, which needs no nibble masking (see
+//! `classify`). One ASCII test covers 128 bytes; the ragged end of an input
+//! is read and written with masked loads and stores.
 
 #[cfg(target_arch = "x86_64")]
+use super::lookup::{bound, FOURTH_BYTE_BIAS, MUST_CONTINUE, PREV_HIGH, PREV_LOW, THIRD_BYTE_BIAS, THIS_HIGH};
+#[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
-
-// Error kinds, one bit each. "Previous byte" = first byte of a pair.
-/// A lead byte not followed by a continuation byte.
-const TOO_SHORT: u8 = 1 << 0;
-/// An ASCII byte followed by a continuation byte.
-const TOO_LONG: u8 = 1 << 1;
-/// `E0` followed by `80..=9F`: a 3-byte form of a code point below U+0800.
-const OVERLONG_3: u8 = 1 << 2;
-/// `F4` followed by `90..=BF`, or `F5..=FF` followed by a continuation.
-const TOO_LARGE: u8 = 1 << 3;
-/// `ED` followed by `A0..=BF`: UTF-16 surrogates.
-const SURROGATE: u8 = 1 << 4;
-/// `C0` or `C1` followed by a continuation: 2-byte form of ASCII.
-const OVERLONG_2: u8 = 1 << 5;
-/// `F5..=FF` followed by `80..=8F` (not covered by `TOO_LARGE`'s `9x..Bx`).
-const TOO_LARGE_1000: u8 = 1 << 6;
-/// `F0` followed by `80..=8F`: a 4-byte form of a code point below U+10000.
-/// Shares its bit with `TOO_LARGE_1000`: both need an `8x` second byte and
-/// their first bytes' low nibbles (0, 5..F) never overlap with `F1..F4`.
-const OVERLONG_4: u8 = 1 << 6;
-/// A continuation byte after a continuation byte: an error unless a 3- or
-/// 4-byte lead came two or three bytes earlier (checked separately).
-const TWO_CONTS: u8 = 1 << 7;
-/// Kinds decided by the high nibbles alone; every low-nibble entry has them.
-const CARRY: u8 = TOO_SHORT | TOO_LONG | TWO_CONTS;
-
-/// Indexed by the previous byte's high nibble.
-const PREV_HIGH: [u8; 16] = [
-    TOO_LONG,
-    TOO_LONG,
-    TOO_LONG,
-    TOO_LONG,
-    TOO_LONG,
-    TOO_LONG,
-    TOO_LONG,
-    TOO_LONG,
-    TWO_CONTS,
-    TWO_CONTS,
-    TWO_CONTS,
-    TWO_CONTS,
-    TOO_SHORT | OVERLONG_2,
-    TOO_SHORT,
-    TOO_SHORT | OVERLONG_3 | SURROGATE,
-    TOO_SHORT | TOO_LARGE | TOO_LARGE_1000 | OVERLONG_4,
-];
-
-/// Indexed by the previous byte's low nibble.
-const PREV_LOW: [u8; 16] = [
-    CARRY | OVERLONG_3 | OVERLONG_2 | OVERLONG_4,
-    CARRY | OVERLONG_2,
-    CARRY,
-    CARRY,
-    CARRY | TOO_LARGE,
-    CARRY | TOO_LARGE | TOO_LARGE_1000,
-    CARRY | TOO_LARGE | TOO_LARGE_1000,
-    CARRY | TOO_LARGE | TOO_LARGE_1000,
-    CARRY | TOO_LARGE | TOO_LARGE_1000,
-    CARRY | TOO_LARGE | TOO_LARGE_1000,
-    CARRY | TOO_LARGE | TOO_LARGE_1000,
-    CARRY | TOO_LARGE | TOO_LARGE_1000,
-    CARRY | TOO_LARGE | TOO_LARGE_1000,
-    CARRY | TOO_LARGE | TOO_LARGE_1000 | SURROGATE,
-    CARRY | TOO_LARGE | TOO_LARGE_1000,
-    CARRY | TOO_LARGE | TOO_LARGE_1000,
-];
-
-/// Indexed by this byte's high nibble.
-const THIS_HIGH: [u8; 16] = [
-    TOO_SHORT,
-    TOO_SHORT,
-    TOO_SHORT,
-    TOO_SHORT,
-    TOO_SHORT,
-    TOO_SHORT,
-    TOO_SHORT,
-    TOO_SHORT,
-    TOO_LONG | OVERLONG_2 | TWO_CONTS | OVERLONG_3 | TOO_LARGE_1000 | OVERLONG_4,
-    TOO_LONG | OVERLONG_2 | TWO_CONTS | OVERLONG_3 | TOO_LARGE,
-    TOO_LONG | OVERLONG_2 | TWO_CONTS | SURROGATE | TOO_LARGE,
-    TOO_LONG | OVERLONG_2 | TWO_CONTS | SURROGATE | TOO_LARGE,
-    TOO_SHORT,
-    TOO_SHORT,
-    TOO_SHORT,
-    TOO_SHORT,
-];
 
 /// Indices into the 128 bytes (previous block, this block) that give, for
 /// each position of this block, the byte 1, 2 and 3 places earlier.
@@ -120,16 +32,9 @@ const fn back(n: i8) -> [i8; 64] {
     idx
 }
 
-/// Saturating `x - BOUND` is non-zero exactly where a byte is above the
-/// bound: in the last three positions, a lead byte that needs more bytes
-/// than the block has left.
-const BOUND: [u8; 64] = {
-    let mut b = [0xffu8; 64];
-    b[61] = 0xf0 - 1;
-    b[62] = 0xe0 - 1;
-    b[63] = 0xc0 - 1;
-    b
-};
+/// See [`bound`].
+#[cfg(target_arch = "x86_64")]
+const BOUND: [u8; 64] = bound::<64>();
 
 /// Whether this CPU can run [`is_valid`]. Cached by the standard library.
 #[inline]
@@ -186,9 +91,9 @@ macro_rules! kernel {
         let back2 = unsafe { _mm512_loadu_si512(BACK[1].as_ptr().cast()) };
         let back3 = unsafe { _mm512_loadu_si512(BACK[2].as_ptr().cast()) };
         let bound = unsafe { _mm512_loadu_si512(BOUND.as_ptr().cast()) };
-        let third_min = _mm512_set1_epi8((0xe0u8 - 0x80) as i8);
-        let fourth_min = _mm512_set1_epi8((0xf0u8 - 0x80) as i8);
-        let high_bit = _mm512_set1_epi8(0x80u8 as i8);
+        let third_min = _mm512_set1_epi8(THIRD_BYTE_BIAS as i8);
+        let fourth_min = _mm512_set1_epi8(FOURTH_BYTE_BIAS as i8);
+        let high_bit = _mm512_set1_epi8(MUST_CONTINUE as i8);
 
         // The error kinds of every byte of `block` paired with the byte before
         // it (the last bytes of `prev` for the first positions).
@@ -338,121 +243,4 @@ unsafe fn copy_check_avx512(dst: *mut u8, src: &[u8], key: [u8; 4], context: [u8
         error = _mm512_or_si512(error, _mm512_maskz_mov_epi8(keep, classify(prev, block)));
     }
     _mm512_test_epi8_mask(error, error) == 0
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::random::{Random, SeededRandom};
-
-    /// A deterministic generator (tests must not depend on the clock).
-    struct Rng(SeededRandom);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            let mut b = [0u8; 8];
-            self.0.fill(&mut b);
-            u64::from_le_bytes(b)
-        }
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
-    }
-
-    fn check(bytes: &[u8]) {
-        let want = std::str::from_utf8(bytes).is_ok();
-        assert_eq!(is_valid(bytes), Some(want), "{bytes:02x?}");
-    }
-
-    /// Every 1-, 2- and 3-byte input, placed where the pair crosses a block
-    /// boundary and where it does not, padded with ASCII or with valid text.
-    #[test]
-    fn every_short_sequence_at_block_boundaries() {
-        if !available() {
-            eprintln!("skipped: no AVX-512 BW/VBMI on this CPU");
-            return;
-        }
-        let mut buf = vec![b'a'; 130];
-        for a in 0..=255u8 {
-            for b in 0..=255u8 {
-                for at in [0usize, 62, 63, 64, 126] {
-                    buf.fill(b'a');
-                    buf[at] = a;
-                    buf[at + 1] = b;
-                    check(&buf[..at + 2]);
-                    check(&buf);
-                }
-            }
-        }
-        // Three bytes: every lead byte with every pair of following
-        // high-nibble classes (enough to reach every table entry).
-        let seconds: Vec<u8> = (0..=255u8).step_by(7).chain([0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0]).collect();
-        for a in 0xc0..=0xffu8 {
-            for &b in &seconds {
-                for &c in &seconds {
-                    for at in [0usize, 61, 62, 63] {
-                        buf.fill(b'a');
-                        buf[at..at + 3].copy_from_slice(&[a, b, c]);
-                        check(&buf[..at + 3]);
-                        check(&buf);
-                    }
-                }
-            }
-        }
-    }
-
-    /// Every 4-byte sequence starting with F0..F4 whose other bytes are
-    /// continuations or boundary values, crossing a block boundary.
-    #[test]
-    fn four_byte_sequences() {
-        if !available() {
-            return;
-        }
-        let mut buf = vec![b'x'; 140];
-        let tails: Vec<u8> = (0x70..=0xc8u8).collect();
-        for a in 0xeeu8..=0xf6 {
-            for &b in &tails {
-                for &c in &[0x80u8, 0xbf, 0x7f, 0xc0] {
-                    for &d in &[0x80u8, 0x9f, 0xbf, 0x41, 0xc2] {
-                        for at in [0usize, 60, 61, 62, 63, 64] {
-                            buf.fill(b'x');
-                            buf[at..at + 4].copy_from_slice(&[a, b, c, d]);
-                            check(&buf[..at + 4]);
-                            check(&buf);
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    /// Random valid text of every length up to 300, then one random byte
-    /// changed; and truncated at every length.
-    #[test]
-    fn random_text_and_mutations_agree_with_std() {
-        if !available() {
-            return;
-        }
-        let mut rng = Rng(SeededRandom::new(7));
-        let pick = ['a', 'Z', ' ', 'é', 'ß', 'Ω', '€', '中', '\u{ffff}', '𝄞', '😀', '\u{10ffff}', '\u{7f}', '\u{80}'];
-        for round in 0..4000 {
-            let mut s = String::new();
-            let len = rng.below(300) as usize;
-            while s.len() < len {
-                s.push(pick[rng.below(pick.len() as u64) as usize]);
-            }
-            let mut bytes = s.into_bytes();
-            check(&bytes);
-            if !bytes.is_empty() {
-                let at = rng.below(bytes.len() as u64) as usize;
-                bytes[at] = rng.next() as u8;
-                check(&bytes);
-                check(&bytes[..at]);
-                if round % 16 == 0 {
-                    for cut in 0..bytes.len() {
-                        check(&bytes[..cut]);
-                    }
-                }
-            }
-        }
-    }
 }

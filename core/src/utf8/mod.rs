@@ -8,9 +8,19 @@
 //! next piece.
 //!
 //! Whole pieces are checked by [`validate`], which uses a 64-byte AVX-512
-//! validator (`utf8/avx512.rs`) when the CPU has one and `simdutf8` otherwise.
+//! validator (`utf8/avx512.rs`) when the CPU has one, a 32-byte AVX2
+//! validator (`utf8/avx2.rs`) when it has that, and `simdutf8` otherwise.
+//! Both vector validators also copy, unmask and validate a payload in one
+//! pass ([`Utf8Validator::feed_copy`]); they share their tables
+//! (`utf8/lookup.rs`), and their tests (`utf8/kernel_tests.rs`) run every
+//! kernel the CPU has against `std`.
 
+mod avx2;
 mod avx512;
+#[cfg(all(test, target_arch = "x86_64"))]
+mod kernel_tests;
+#[cfg(target_arch = "x86_64")]
+mod lookup;
 
 /// The validation state carried between pieces of one text message.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -95,11 +105,8 @@ impl Utf8Validator {
         // `src` is a shared borrow, so it cannot overlap `dst`'s buffer.
         // `copy_check` writes all of them (or, returning `None`, none), so
         // `set_len` exposes initialized memory only.
-        let checked = if src.len() >= 64 {
-            unsafe { avx512::copy_check(dst.as_mut_ptr().add(start), src, key, context) }
-        } else {
-            None
-        };
+        let checked =
+            if src.len() >= 64 { unsafe { copy_check(dst.as_mut_ptr().add(start), src, key, context) } } else { None };
         let Some(ok) = checked else {
             crate::mask::extend_masked_at(dst, src, key, 0);
             return self.feed(&dst[start..]);
@@ -203,15 +210,29 @@ pub fn validate(input: &[u8]) -> Result<&str, InvalidUtf8> {
     if input.len() < 64 && input.is_ascii() {
         return Ok(assume_valid(input));
     }
-    // Takes any length (the last block is read with a masked load).
-    if let Some(ok) = avx512::is_valid(input) {
+    // Both take any length.
+    if let Some(ok) = avx512::is_valid(input).or_else(|| avx2::is_valid(input)) {
         return if ok { Ok(assume_valid(input)) } else { Err(InvalidUtf8) };
     }
     portable(input)
 }
 
-/// The validator for CPUs without AVX-512 (`simdutf8`: AVX2, SSE4.2, NEON or
-/// scalar, chosen at run time).
+/// Copies, unmasks and validates in one pass with the best vector kernel
+/// this CPU has (see `avx512::copy_check`, whose contract both share), or
+/// returns `None`, having written nothing.
+///
+/// # Safety
+///
+/// `dst` must be valid for writing `src.len()` bytes and not overlap `src`.
+#[inline]
+unsafe fn copy_check(dst: *mut u8, src: &[u8], key: [u8; 4], context: [u8; 3]) -> Option<bool> {
+    // SAFETY: the caller's contract, passed on; a kernel that returns
+    // `None` has not touched `dst`.
+    unsafe { avx512::copy_check(dst, src, key, context).or_else(|| avx2::copy_check(dst, src, key, context)) }
+}
+
+/// The validator for CPUs without AVX2 (`simdutf8`: SSE4.2, NEON or scalar,
+/// chosen at run time).
 fn portable(input: &[u8]) -> Result<&str, InvalidUtf8> {
     if input.len() < 64 {
         if input.is_ascii() {
