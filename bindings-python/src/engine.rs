@@ -28,7 +28,7 @@ use wsproto_core::close::{
     is_valid_wire_code, ABNORMAL_CLOSURE, MAX_REASON_LEN, NORMAL, NO_STATUS_RCVD, TLS_HANDSHAKE,
 };
 use wsproto_core::frame::{FrameHeader, OpCode, MAX_HEADER_LEN};
-use wsproto_core::mask::apply_mask;
+use wsproto_core::mask::copy_masked;
 use wsproto_core::random::{OsRandom, Random};
 use wsproto_core::State as CoreState;
 use wsproto_core::{
@@ -584,7 +584,8 @@ fn not_started() -> PyErr {
     pyo3::exceptions::PyRuntimeError::new_err("connection is not started")
 }
 
-/// One whole unfragmented frame as a new `bytes` object.
+/// One whole unfragmented frame as a new `bytes` object: the payload is
+/// copied (and masked) into it in one pass.
 fn encode_frame<'py>(
     py: Python<'py>,
     opcode: OpCode,
@@ -594,14 +595,51 @@ fn encode_frame<'py>(
     let header = FrameHeader { fin: true, rsv: 0, opcode, mask, len: payload.len() as u64 };
     let mut head = [0u8; MAX_HEADER_LEN];
     let n = header.encode_into(&mut head);
-    PyBytes::new_with(py, n + payload.len(), |buf| {
-        buf[..n].copy_from_slice(&head[..n]);
-        buf[n..].copy_from_slice(payload);
-        if let Some(key) = mask {
-            apply_mask(&mut buf[n..], key, 0);
+    let mut out = UninitBytes::new(py, n + payload.len())?;
+    let buf = out.spare();
+    let (h, body) = buf.split_at_mut(n);
+    copy_masked(h, &head[..n], [0; 4], 0);
+    copy_masked(body, payload, mask.unwrap_or([0; 4]), 0);
+    out.filled(n + payload.len())
+}
+
+/// A new `bytes` object whose contents are written in place, without the
+/// zeroing `PyBytes::new_with` does first: for a large payload that would
+/// be one more pass over memory than the copy into it.
+struct UninitBytes<'py> {
+    obj: Bound<'py, PyBytes>,
+    len: usize,
+}
+
+impl<'py> UninitBytes<'py> {
+    fn new(py: Python<'py>, len: usize) -> PyResult<Self> {
+        let size = pyo3::ffi::Py_ssize_t::try_from(len).map_err(|_| PyValueError::new_err("payload too large"))?;
+        // SAFETY: a null source asks for `len` uninitialized bytes (the
+        // limited API's documented use); the new reference is owned here.
+        let obj =
+            unsafe { Bound::from_owned_ptr_or_err(py, pyo3::ffi::PyBytes_FromStringAndSize(std::ptr::null(), size))? };
+        Ok(UninitBytes { obj: obj.cast_into()?, len })
+    }
+
+    /// The object's bytes, to be written before the object is used.
+    fn spare(&mut self) -> &mut [std::mem::MaybeUninit<u8>] {
+        // SAFETY: the object is a new `bytes` of `len` bytes that nothing
+        // else has seen (it is handed out only by `filled`), so writing its
+        // buffer is the object's creation, not a mutation; `&mut self` makes
+        // the slice the only access for its lifetime.
+        unsafe {
+            let p = pyo3::ffi::PyBytes_AsString(self.obj.as_ptr());
+            std::slice::from_raw_parts_mut(p.cast(), self.len)
         }
-        Ok(())
-    })
+    }
+
+    /// The object, once `written` (which must be all of it) bytes are in.
+    fn filled(self, written: usize) -> PyResult<Bound<'py, PyBytes>> {
+        if written != self.len {
+            return Err(pyo3::exceptions::PyRuntimeError::new_err("wsproto_rs: internal error (bytes not filled)"));
+        }
+        Ok(self.obj)
+    }
 }
 
 extern "C" {
