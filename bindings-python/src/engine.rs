@@ -82,6 +82,8 @@ pub(crate) struct Engine {
     /// `Engine::feed_held`).
     held: VecDeque<Py<PyBytes>>,
     held_at: usize,
+    /// The data message being received (or the last one) is text.
+    receiving_text: bool,
     /// Mask keys for frames the engine encodes itself.
     rng: OsRandom,
 }
@@ -146,6 +148,7 @@ impl Engine {
             carry: Vec::new(),
             held: VecDeque::new(),
             held_at: 0,
+            receiving_text: false,
             rng: OsRandom::new(),
         }
     }
@@ -460,11 +463,13 @@ impl Engine {
             };
             match event {
                 Event::TextChunk { data, fin } => {
+                    self.receiving_text = true;
                     let text = take_text(py, &mut self.carry, data, fin)?;
                     let frame_done = fin || !conn.in_frame();
                     out.push_back(keys.event(py, reg, true, &text, frame_done, fin)?.unbind());
                 }
                 Event::BinaryChunk { data, fin } => {
+                    self.receiving_text = false;
                     let bytes = PyBytes::new(py, data).into_any();
                     let frame_done = fin || !conn.in_frame();
                     out.push_back(keys.event(py, reg, false, &bytes, frame_done, fin)?.unbind());
@@ -512,15 +517,25 @@ impl Engine {
     fn feed_held(&mut self, py: Python<'_>, reg: &Registry, keys: &ChunkKeys<'_>) -> PyResult<()> {
         let first = self.held.front().expect("held input").bind(py).clone();
         let data = &first.as_bytes()[self.held_at..];
+        // A server's text would be unmasked into a new `bytes` only for
+        // CPython to copy it into a `str`: the core's own (reused) buffer
+        // does that copy as well, so text goes the usual way there.
+        let server = self.role == Role::Server;
         let conn = self.conn.as_mut().map(Exclusive::get_mut).ok_or_else(not_started)?;
         if let Some(to_come) = conn.frame_payload_to_come().filter(|&k| k > 0 && !data.is_empty()) {
-            if self.take_payload(py, reg, keys, to_come)? {
+            if !(server && self.receiving_text) && self.take_payload(py, reg, keys, to_come)? {
                 return Ok(());
             }
         } else if !conn.in_frame() && conn.buffered_in() == 0 {
             // Between frames with nothing buffered: `data` starts a header.
             if let Ok(Some((h, n))) = FrameHeader::decode(data) {
-                if !h.opcode.is_control() && h.len >= DIRECT_MIN {
+                match h.opcode {
+                    OpCode::Text => self.receiving_text = true,
+                    OpCode::Binary => self.receiving_text = false,
+                    _ => {}
+                }
+                if !h.opcode.is_control() && h.len >= DIRECT_MIN && !(server && self.receiving_text) {
+                    let conn = self.conn.as_mut().map(Exclusive::get_mut).ok_or_else(not_started)?;
                     conn.receive(&data[..n]);
                     consume_held(py, &mut self.held, &mut self.held_at, n);
                     return Ok(());
@@ -538,10 +553,12 @@ impl Engine {
     /// holds (up to `to_come` bytes) with the core's `receive_payload` and
     /// queues its event: one pass over the bytes where going through the
     /// core's buffer would be two. A server's (masked) payload is unmasked
-    /// straight into the event's new `bytes`; a client's is checked where
-    /// it is, and a piece that is a whole held `bytes` object becomes the
-    /// event's data as it is. Text is made a `str` from there. Returns
-    /// false if the core does not take it this way (nothing changed).
+    /// straight into the event's new `bytes` (binary, as `feed_held` asks;
+    /// text that comes this way is decoded from it); a client's is checked
+    /// where it is, text is made a `str` from there, and a binary piece
+    /// that is a whole held `bytes` object becomes the event's data as it
+    /// is. Returns false if the core does not take it this way (nothing
+    /// changed).
     fn take_payload(&mut self, py: Python<'_>, reg: &Registry, keys: &ChunkKeys<'_>, to_come: u64) -> PyResult<bool> {
         let Engine { conn, held, held_at, carry, role, .. } = self;
         let conn = conn.as_mut().map(Exclusive::get_mut).ok_or_else(not_started)?;
@@ -604,6 +621,7 @@ impl Engine {
             Ok((piece, value)) => {
                 let frame_done = piece.fin || !conn.in_frame();
                 let text = piece.kind == DataKind::Text;
+                self.receiving_text = text;
                 self.queue.push_back(keys.event(py, reg, text, &value, frame_done, piece.fin)?.unbind());
             }
             Err(e) => {
@@ -750,6 +768,7 @@ fn consume_held(py: Python<'_>, held: &mut VecDeque<Py<PyBytes>>, at: &mut usize
 /// What every `TextMessage`/`BytesMessage` event is built from, looked up
 /// once per batch.
 struct ChunkKeys<'py> {
+    k_data: &'py Bound<'py, PyString>,
     k_frame: &'py Bound<'py, PyString>,
     k_msg: &'py Bound<'py, PyString>,
     t: Bound<'py, PyAny>,
@@ -759,6 +778,7 @@ struct ChunkKeys<'py> {
 impl<'py> ChunkKeys<'py> {
     fn new(py: Python<'py>) -> Self {
         ChunkKeys {
+            k_data: intern!(py, "data"),
             k_frame: intern!(py, "frame_finished"),
             k_msg: intern!(py, "message_finished"),
             t: pyo3::types::PyBool::new(py, true).to_owned().into_any(),
@@ -767,6 +787,7 @@ impl<'py> ChunkKeys<'py> {
     }
 
     /// The event for a piece of a data message.
+    #[inline]
     fn event(
         &self,
         py: Python<'py>,
@@ -778,7 +799,7 @@ impl<'py> ChunkKeys<'py> {
     ) -> PyResult<Bound<'py, PyAny>> {
         let flag = |b: bool| if b { &self.t } else { &self.f };
         let cls = if text { &reg.text } else { &reg.bytes };
-        build(py, reg, cls, &[(intern!(py, "data"), data), (self.k_frame, flag(frame_done)), (self.k_msg, flag(fin))])
+        build(py, reg, cls, &[(self.k_data, data), (self.k_frame, flag(frame_done)), (self.k_msg, flag(fin))])
     }
 }
 
