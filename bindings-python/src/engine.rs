@@ -17,10 +17,19 @@
 //!   send-only connection.
 //! * wsproto's `ConnectionState` has six values and moves on slightly
 //!   different events; the engine keeps it alongside the core's state.
+//!
+//! Large payloads cross memory once. Received `bytes` objects are held
+//! (they cannot change) until `events()` decodes; the payload of a large
+//! frame is then unmasked straight from them into the event's new `bytes`
+//! (or checked where it is, for a client), with the core's
+//! `receive_payload`, instead of being copied into the core's buffer and
+//! out again; a text piece is made a `str` by CPython from there. A whole
+//! message is sent with its payload copied (and masked) straight into the
+//! returned `bytes`.
 
 use std::collections::VecDeque;
 
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyString, PyTuple};
@@ -28,7 +37,7 @@ use wsproto_core::close::{
     is_valid_wire_code, ABNORMAL_CLOSURE, MAX_REASON_LEN, NORMAL, NO_STATUS_RCVD, TLS_HANDSHAKE,
 };
 use wsproto_core::frame::{FrameHeader, OpCode, MAX_HEADER_LEN};
-use wsproto_core::mask::apply_mask;
+use wsproto_core::mask::copy_masked;
 use wsproto_core::random::{OsRandom, Random};
 use wsproto_core::State as CoreState;
 use wsproto_core::{
@@ -67,6 +76,14 @@ pub(crate) struct Engine {
     queue: VecDeque<Py<PyAny>>,
     /// The tail of a text piece that ends inside a code point.
     carry: Vec<u8>,
+    /// Received `bytes` objects not yet given to the core, oldest first,
+    /// and how much of the first one it has: the payload of a large frame
+    /// in them is built into its event's object straight from them (see
+    /// `Engine::feed_held`).
+    held: VecDeque<Py<PyBytes>>,
+    held_at: usize,
+    /// The data message being received (or the last one) is text.
+    receiving_text: bool,
     /// Mask keys for frames the engine encodes itself.
     rng: OsRandom,
 }
@@ -129,6 +146,9 @@ impl Engine {
             sending: false,
             queue: VecDeque::new(),
             carry: Vec::new(),
+            held: VecDeque::new(),
+            held_at: 0,
+            receiving_text: false,
             rng: OsRandom::new(),
         }
     }
@@ -313,6 +333,19 @@ impl Engine {
             return Ok(());
         }
         let Some(conn) = self.conn.as_mut().map(Exclusive::get_mut) else { return Ok(()) };
+        if let Ok(b) = data.cast_exact::<PyBytes>() {
+            // A `bytes` object cannot change: it is kept (not copied) until
+            // `events()` decodes, and payloads are taken from it then. Once
+            // one is held, later input waits behind it.
+            if !self.held.is_empty() || (b.as_bytes().len() >= HOLD_MIN && conn.extension().is_none()) {
+                self.held.push_back(b.clone().unbind());
+                return Ok(());
+            }
+            conn.receive(b.as_bytes());
+            return Ok(());
+        }
+        self.release_held(py);
+        let conn = self.conn.as_mut().map(Exclusive::get_mut).ok_or_else(not_started)?;
         if let Ok(b) = data.cast::<PyBytes>() {
             conn.receive(b.as_bytes());
         } else if let Ok(b) = data.cast::<PyByteArray>() {
@@ -395,19 +428,28 @@ impl Engine {
 }
 
 impl Engine {
-    /// Decodes every event the buffered bytes hold into the queue.
+    /// Decodes every event the received bytes hold into the queue.
     fn fill(&mut self, py: Python<'_>) -> PyResult<()> {
         let reg = registry()?;
         if self.failed || self.state == CONNECTING {
             return Ok(());
         }
+        let keys = ChunkKeys::new(py);
+        loop {
+            self.decode(py, reg, &keys)?;
+            if self.failed || self.held.is_empty() {
+                return Ok(());
+            }
+            self.feed_held(py, reg, &keys)?;
+        }
+    }
+
+    /// Queues the events of the bytes the core has, until it needs more.
+    fn decode(&mut self, py: Python<'_>, reg: &Registry, keys: &ChunkKeys<'_>) -> PyResult<()> {
         let Some(conn) = self.conn.as_mut().map(Exclusive::get_mut) else { return Ok(()) };
         let out = &mut self.queue;
         let k_data = intern!(py, "data");
-        let k_frame = intern!(py, "frame_finished");
-        let k_msg = intern!(py, "message_finished");
-        let t = pyo3::types::PyBool::new(py, true).to_owned().into_any();
-        let f = pyo3::types::PyBool::new(py, false).to_owned().into_any();
+        let t = &keys.t;
         loop {
             let event = match conn.poll_event() {
                 Ok(Some(e)) => e,
@@ -421,34 +463,16 @@ impl Engine {
             };
             match event {
                 Event::TextChunk { data, fin } => {
+                    self.receiving_text = true;
                     let text = take_text(py, &mut self.carry, data, fin)?;
                     let frame_done = fin || !conn.in_frame();
-                    let ev = build(
-                        py,
-                        reg,
-                        &reg.text,
-                        &[
-                            (k_data, &text),
-                            (k_frame, if frame_done { &t } else { &f }),
-                            (k_msg, if fin { &t } else { &f }),
-                        ],
-                    )?;
-                    out.push_back(ev.unbind());
+                    out.push_back(keys.event(py, reg, true, &text, frame_done, fin)?.unbind());
                 }
                 Event::BinaryChunk { data, fin } => {
+                    self.receiving_text = false;
                     let bytes = PyBytes::new(py, data).into_any();
                     let frame_done = fin || !conn.in_frame();
-                    let ev = build(
-                        py,
-                        reg,
-                        &reg.bytes,
-                        &[
-                            (k_data, &bytes),
-                            (k_frame, if frame_done { &t } else { &f }),
-                            (k_msg, if fin { &t } else { &f }),
-                        ],
-                    )?;
-                    out.push_back(ev.unbind());
+                    out.push_back(keys.event(py, reg, false, &bytes, frame_done, fin)?.unbind());
                 }
                 Event::Ping(p) => {
                     let payload = PyBytes::new(py, p).into_any();
@@ -468,18 +492,158 @@ impl Engine {
                 }
                 Event::Text(s) => {
                     let text = PyString::new(py, s).into_any();
-                    out.push_back(build(py, reg, &reg.text, &[(k_data, &text), (k_frame, &t), (k_msg, &t)])?.unbind());
+                    out.push_back(
+                        build(py, reg, &reg.text, &[(k_data, &text), (keys.k_frame, t), (keys.k_msg, t)])?.unbind(),
+                    );
                 }
                 Event::Binary(b) => {
                     let bytes = PyBytes::new(py, b).into_any();
                     out.push_back(
-                        build(py, reg, &reg.bytes, &[(k_data, &bytes), (k_frame, &t), (k_msg, &t)])?.unbind(),
+                        build(py, reg, &reg.bytes, &[(k_data, &bytes), (keys.k_frame, t), (keys.k_msg, t)])?.unbind(),
                     );
                 }
                 _ => {}
             }
         }
         Ok(())
+    }
+
+    /// Moves the held input on by one step, the core having decoded all it
+    /// has: payload at the start of the input is built into its event's
+    /// object straight from the held `bytes` (`take_payload`); the header
+    /// of a large data frame is given to the core alone, so that its
+    /// payload can be taken next; anything else (small frames, control
+    /// frames) goes to the core as usual, with all held input after it.
+    fn feed_held(&mut self, py: Python<'_>, reg: &Registry, keys: &ChunkKeys<'_>) -> PyResult<()> {
+        let first = self.held.front().expect("held input").bind(py).clone();
+        let data = &first.as_bytes()[self.held_at..];
+        // A server's text would be unmasked into a new `bytes` only for
+        // CPython to copy it into a `str`: the core's own (reused) buffer
+        // does that copy as well, so text goes the usual way there.
+        let server = self.role == Role::Server;
+        let conn = self.conn.as_mut().map(Exclusive::get_mut).ok_or_else(not_started)?;
+        if let Some(to_come) = conn.frame_payload_to_come().filter(|&k| k > 0 && !data.is_empty()) {
+            if !(server && self.receiving_text) && self.take_payload(py, reg, keys, to_come)? {
+                return Ok(());
+            }
+        } else if !conn.in_frame() && conn.buffered_in() == 0 {
+            // Between frames with nothing buffered: `data` starts a header.
+            if let Ok(Some((h, n))) = FrameHeader::decode(data) {
+                match h.opcode {
+                    OpCode::Text => self.receiving_text = true,
+                    OpCode::Binary => self.receiving_text = false,
+                    _ => {}
+                }
+                if !h.opcode.is_control() && h.len >= DIRECT_MIN && !(server && self.receiving_text) {
+                    let conn = self.conn.as_mut().map(Exclusive::get_mut).ok_or_else(not_started)?;
+                    conn.receive(&data[..n]);
+                    consume_held(py, &mut self.held, &mut self.held_at, n);
+                    return Ok(());
+                }
+            }
+        }
+        // Everything held goes to the core at once: a frame that continues
+        // in the next held read must come out as one event (wsproto's
+        // pieces are what had arrived when `events()` was called).
+        self.release_held(py);
+        Ok(())
+    }
+
+    /// Takes the payload of the frame being received that the held input
+    /// holds (up to `to_come` bytes) with the core's `receive_payload` and
+    /// queues its event: one pass over the bytes where going through the
+    /// core's buffer would be two. A server's (masked) payload is unmasked
+    /// straight into the event's new `bytes` (binary, as `feed_held` asks;
+    /// text that comes this way is decoded from it); a client's is checked
+    /// where it is, text is made a `str` from there, and a binary piece
+    /// that is a whole held `bytes` object becomes the event's data as it
+    /// is. Returns false if the core does not take it this way (nothing
+    /// changed).
+    fn take_payload(&mut self, py: Python<'_>, reg: &Registry, keys: &ChunkKeys<'_>, to_come: u64) -> PyResult<bool> {
+        let Engine { conn, held, held_at, carry, role, .. } = self;
+        let conn = conn.as_mut().map(Exclusive::get_mut).ok_or_else(not_started)?;
+        let first = held.front().expect("held input").bind(py).clone();
+        let data = &first.as_bytes()[*held_at..];
+        let avail: usize = held.iter().map(|b| b.bind(py).as_bytes().len()).sum::<usize>() - *held_at;
+        let len = to_come.min(avail as u64) as usize;
+        let got = if *role == Role::Client && len <= data.len() {
+            match conn.receive_payload(&data[..len], None) {
+                Ok(Some(piece)) => {
+                    let piece_data = &data[..piece.len];
+                    let value = if piece.kind == DataKind::Text {
+                        take_text(py, carry, piece_data, piece.fin)?
+                    } else if *held_at == 0 && piece.len == data.len() {
+                        first.clone().into_any()
+                    } else {
+                        PyBytes::new(py, piece_data).into_any()
+                    };
+                    consume_held(py, held, held_at, piece.len);
+                    Ok((piece, value))
+                }
+                Ok(None) => return Ok(false),
+                Err(e) => Err(e),
+            }
+        } else {
+            let mut out = UninitBytes::new(py, len)?;
+            let dst = out.spare();
+            let mut pos = 0;
+            let mut last = Err(None);
+            while pos < len {
+                let input = held.front().expect("held input").bind(py).clone();
+                match conn.receive_payload(&input.as_bytes()[*held_at..], Some(&mut dst[pos..])) {
+                    Ok(Some(piece)) => {
+                        pos += piece.len;
+                        consume_held(py, held, held_at, piece.len);
+                        last = Ok(piece);
+                    }
+                    Ok(None) if pos == 0 => return Ok(false),
+                    Ok(None) => return Err(PyRuntimeError::new_err("wsproto_rs: internal error (payload cut short)")),
+                    Err(e) => {
+                        last = Err(Some(e));
+                        break;
+                    }
+                }
+            }
+            match last {
+                Ok(piece) => {
+                    let bytes = out.filled(len)?;
+                    let value = if piece.kind == DataKind::Text {
+                        take_text(py, carry, bytes.as_bytes(), piece.fin)?
+                    } else {
+                        bytes.into_any()
+                    };
+                    Ok((piece, value))
+                }
+                Err(e) => Err(e.expect("a payload was taken or failed")),
+            }
+        };
+        match got {
+            Ok((piece, value)) => {
+                let frame_done = piece.fin || !conn.in_frame();
+                let text = piece.kind == DataKind::Text;
+                self.receiving_text = text;
+                self.queue.push_back(keys.event(py, reg, text, &value, frame_done, piece.fin)?.unbind());
+            }
+            Err(e) => {
+                let ev = fail_event(py, reg, &e, self.role)?;
+                self.queue.push_back(ev.unbind());
+                self.fail();
+            }
+        }
+        Ok(true)
+    }
+
+    /// Gives all held input to the core (input that cannot be held must
+    /// come after it).
+    fn release_held(&mut self, py: Python<'_>) {
+        if let Some(conn) = self.conn.as_mut().map(Exclusive::get_mut) {
+            for b in self.held.drain(..) {
+                conn.receive(&b.bind(py).as_bytes()[self.held_at..]);
+                self.held_at = 0;
+            }
+        }
+        self.held.clear();
+        self.held_at = 0;
     }
 
     fn adapt(&self, py: Python<'_>, extensions: Vec<Py<PyAny>>) -> PyResult<Vec<Box<dyn Extension>>> {
@@ -499,6 +663,8 @@ impl Engine {
         self.failed = true;
         self.sending = false;
         self.carry.clear();
+        self.held.clear();
+        self.held_at = 0;
         self.conn = Some(Exclusive(Connection::open(self.role, self.config.clone(), None)));
     }
 
@@ -580,11 +746,69 @@ impl Engine {
     }
 }
 
+/// Received `bytes` objects at least this long are held (see
+/// `Engine::held`); shorter ones go to the core at once (once one is held,
+/// all input is, to keep the order).
+const HOLD_MIN: usize = 1024;
+
+/// Data frames at least this long have their header given to the core on
+/// its own, so that their payload is taken straight from the held input;
+/// for shorter ones the core's batch decoding of whole reads costs less.
+const DIRECT_MIN: u64 = 8192;
+
+/// Marks `n` bytes of the held input as consumed.
+fn consume_held(py: Python<'_>, held: &mut VecDeque<Py<PyBytes>>, at: &mut usize, n: usize) {
+    *at += n;
+    if held.front().is_some_and(|first| *at >= first.bind(py).as_bytes().len()) {
+        held.pop_front();
+        *at = 0;
+    }
+}
+
+/// What every `TextMessage`/`BytesMessage` event is built from, looked up
+/// once per batch.
+struct ChunkKeys<'py> {
+    k_data: &'py Bound<'py, PyString>,
+    k_frame: &'py Bound<'py, PyString>,
+    k_msg: &'py Bound<'py, PyString>,
+    t: Bound<'py, PyAny>,
+    f: Bound<'py, PyAny>,
+}
+
+impl<'py> ChunkKeys<'py> {
+    fn new(py: Python<'py>) -> Self {
+        ChunkKeys {
+            k_data: intern!(py, "data"),
+            k_frame: intern!(py, "frame_finished"),
+            k_msg: intern!(py, "message_finished"),
+            t: pyo3::types::PyBool::new(py, true).to_owned().into_any(),
+            f: pyo3::types::PyBool::new(py, false).to_owned().into_any(),
+        }
+    }
+
+    /// The event for a piece of a data message.
+    #[inline]
+    fn event(
+        &self,
+        py: Python<'py>,
+        reg: &Registry,
+        text: bool,
+        data: &Bound<'py, PyAny>,
+        frame_done: bool,
+        fin: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let flag = |b: bool| if b { &self.t } else { &self.f };
+        let cls = if text { &reg.text } else { &reg.bytes };
+        build(py, reg, cls, &[(self.k_data, data), (self.k_frame, flag(frame_done)), (self.k_msg, flag(fin))])
+    }
+}
+
 fn not_started() -> PyErr {
     pyo3::exceptions::PyRuntimeError::new_err("connection is not started")
 }
 
-/// One whole unfragmented frame as a new `bytes` object.
+/// One whole unfragmented frame as a new `bytes` object: the payload is
+/// copied (and masked) into it in one pass.
 fn encode_frame<'py>(
     py: Python<'py>,
     opcode: OpCode,
@@ -594,14 +818,51 @@ fn encode_frame<'py>(
     let header = FrameHeader { fin: true, rsv: 0, opcode, mask, len: payload.len() as u64 };
     let mut head = [0u8; MAX_HEADER_LEN];
     let n = header.encode_into(&mut head);
-    PyBytes::new_with(py, n + payload.len(), |buf| {
-        buf[..n].copy_from_slice(&head[..n]);
-        buf[n..].copy_from_slice(payload);
-        if let Some(key) = mask {
-            apply_mask(&mut buf[n..], key, 0);
+    let mut out = UninitBytes::new(py, n + payload.len())?;
+    let buf = out.spare();
+    let (h, body) = buf.split_at_mut(n);
+    copy_masked(h, &head[..n], [0; 4], 0);
+    copy_masked(body, payload, mask.unwrap_or([0; 4]), 0);
+    out.filled(n + payload.len())
+}
+
+/// A new `bytes` object whose contents are written in place, without the
+/// zeroing `PyBytes::new_with` does first: for a large payload that would
+/// be one more pass over memory than the copy into it.
+struct UninitBytes<'py> {
+    obj: Bound<'py, PyBytes>,
+    len: usize,
+}
+
+impl<'py> UninitBytes<'py> {
+    fn new(py: Python<'py>, len: usize) -> PyResult<Self> {
+        let size = pyo3::ffi::Py_ssize_t::try_from(len).map_err(|_| PyValueError::new_err("payload too large"))?;
+        // SAFETY: a null source asks for `len` uninitialized bytes (the
+        // limited API's documented use); the new reference is owned here.
+        let obj =
+            unsafe { Bound::from_owned_ptr_or_err(py, pyo3::ffi::PyBytes_FromStringAndSize(std::ptr::null(), size))? };
+        Ok(UninitBytes { obj: obj.cast_into()?, len })
+    }
+
+    /// The object's bytes, to be written before the object is used.
+    fn spare(&mut self) -> &mut [std::mem::MaybeUninit<u8>] {
+        // SAFETY: the object is a new `bytes` of `len` bytes that nothing
+        // else has seen (it is handed out only by `filled`), so writing its
+        // buffer is the object's creation, not a mutation; `&mut self` makes
+        // the slice the only access for its lifetime.
+        unsafe {
+            let p = pyo3::ffi::PyBytes_AsString(self.obj.as_ptr());
+            std::slice::from_raw_parts_mut(p.cast(), self.len)
         }
-        Ok(())
-    })
+    }
+
+    /// The object, once `written` (which must be all of it) bytes are in.
+    fn filled(self, written: usize) -> PyResult<Bound<'py, PyBytes>> {
+        if written != self.len {
+            return Err(pyo3::exceptions::PyRuntimeError::new_err("wsproto_rs: internal error (bytes not filled)"));
+        }
+        Ok(self.obj)
+    }
 }
 
 extern "C" {

@@ -24,6 +24,7 @@
 
 use std::collections::VecDeque;
 use std::io::IoSlice;
+use std::mem::MaybeUninit;
 use std::ops::Range;
 
 use bytes::Bytes;
@@ -37,7 +38,7 @@ use crate::frame::{FrameHeader, HeaderError, OpCode, MAX_CONTROL_PAYLOAD};
 use crate::handshake::client::{self, BodyLength, Pending};
 use crate::handshake::server;
 use crate::handshake::{encode_key, Accept, ClientHandshake, Reject, Request, Response};
-use crate::mask::{apply_mask, drain_front, extend_copy, extend_masked};
+use crate::mask::{apply_mask, copy_masked, drain_front, extend_copy, extend_masked};
 use crate::random::{OsRandom, Random, SeededRandom};
 use crate::utf8::{self, Utf8Validator};
 
@@ -140,6 +141,19 @@ pub enum Event<'a> {
         /// The reason, possibly empty.
         reason: &'a str,
     },
+}
+
+/// A piece of a data frame's payload taken by
+/// [`Connection::receive_payload`]: what the `TextChunk`/`BinaryChunk`
+/// event for it would have said.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PayloadPiece {
+    /// The message's kind.
+    pub kind: DataKind,
+    /// How many bytes were taken from the start of the input.
+    pub len: usize,
+    /// Whether the piece ends the message.
+    pub fin: bool,
 }
 
 /// A sans-IO WebSocket connection. See the crate docs for the order of calls.
@@ -580,6 +594,102 @@ impl Connection {
         let f = self.frame.as_ref()?;
         let decoded = self.rpos + self.deferred + f.kept == self.inbuf.len();
         (!f.header.opcode.is_control() && decoded).then_some(f.remaining)
+    }
+
+    /// With `partial_messages`, while a data frame's payload is arriving and
+    /// every byte received so far is decoded (see
+    /// [`frame_payload_to_come`](Self::frame_payload_to_come)): receives the
+    /// next payload bytes of that frame from the start of `data` without
+    /// passing them through the input buffer. A binding whose runtime needs
+    /// a payload in an object of its own (a Python `bytes` or `str`) can then
+    /// build it with one pass over the bytes instead of two (copy in, copy
+    /// out).
+    ///
+    /// With `dst`, the bytes are written there, unmasked (it may be
+    /// uninitialized memory, such as the runtime's new object); without, the
+    /// frame must be unmasked (a client's input) and the bytes are used where
+    /// they are, in `data`. Takes `min(data.len(), dst.len(), bytes to come)`
+    /// bytes and returns what a `TextChunk`/`BinaryChunk` event for them
+    /// would have said: everything else is as if they had gone through
+    /// [`receive`](Self::receive) and [`poll_event`](Self::poll_event) —
+    /// text is checked as UTF-8 (an error fails the connection and is
+    /// returned, as from `poll_event`), and [`in_frame`](Self::in_frame)
+    /// tells whether the piece ended its frame. The rest of `data` (the next
+    /// frames) goes to `receive` as usual.
+    ///
+    /// `Ok(None)` takes nothing: there is no such payload to take (between
+    /// frames, in a control frame, a message an extension transforms,
+    /// without `partial_messages`, after the end of the stream, a masked
+    /// frame without `dst`, or nothing to take); feed `data` to `receive`.
+    pub fn receive_payload(
+        &mut self,
+        data: &[u8],
+        dst: Option<&mut [MaybeUninit<u8>]>,
+    ) -> Result<Option<PayloadPiece>, Error> {
+        if !self.config.partial_messages || self.eof || self.state == State::Closed || self.msg.transformed {
+            return Ok(None);
+        }
+        let Some(to_come) = self.frame_payload_to_come() else { return Ok(None) };
+        let mut f = self.frame.expect("a data frame is being received");
+        let Some((key, phase)) = self.payload_key(&f) else { return Ok(None) };
+        let room = match &dst {
+            Some(d) => d.len(),
+            None if key != [0; 4] => return Ok(None),
+            None => data.len(),
+        };
+        let n = to_come.min(data.len().min(room) as u64) as usize;
+        if n == 0 || f.kept != 0 || f.checked != 0 {
+            return Ok(None);
+        }
+        self.settle();
+        let kind = self.msg.kind.expect("a message is being received");
+        let piece: &[u8] = match dst {
+            Some(d) => copy_masked(d, &data[..n], key, phase),
+            None => &data[..n],
+        };
+        let text = kind == DataKind::Text;
+        if text && self.msg.utf8.feed(piece).is_err() {
+            return Err(self.fail(ErrorKind::InvalidUtf8, "text message is not valid UTF-8"));
+        }
+        f.done += n as u64;
+        f.remaining -= n as u64;
+        self.msg.size += n as u64;
+        let fin = f.remaining == 0 && f.header.fin;
+        if f.remaining == 0 {
+            self.frame = None;
+        } else {
+            // The walk held the key of a payload it unmasked on the way in
+            // (and zeroed the header's); it stops here, and restarts from
+            // the header on the next read (`start_unmasker`).
+            if f.header.mask.is_some() {
+                f.header.mask = Some(key);
+            }
+            self.frame = Some(f);
+        }
+        self.unmasker = Unmasker::Off;
+        if fin && text && self.msg.utf8.finish().is_err() {
+            return Err(self.fail(ErrorKind::InvalidUtf8, "text message ends inside a code point"));
+        }
+        if fin {
+            self.msg.kind = None;
+        }
+        Ok(Some(PayloadPiece { kind, len: n, fin }))
+    }
+
+    /// The key (and its phase: the payload bytes before, mod 4) that unmasks
+    /// the next payload byte of the data frame `f`, whose buffered bytes are
+    /// all decoded; `None` where the walk is in a state this does not know.
+    fn payload_key(&self, f: &InFrame) -> Option<([u8; 4], usize)> {
+        let header_key = || (f.header.mask.unwrap_or([0; 4]), (f.done & 3) as usize);
+        match self.unmasker {
+            Unmasker::Payload { key, remaining, phase, text: None } if remaining == f.remaining => {
+                debug_assert_eq!(phase & 3, (f.done & 3) as usize, "the walk and the decoder agree on the phase");
+                Some((key, phase))
+            }
+            Unmasker::Skip { remaining } if remaining == f.remaining => Some(header_key()),
+            Unmasker::Off => Some(header_key()),
+            _ => None,
+        }
     }
 
     /// Whether the next frame waiting in the input is a whole close frame

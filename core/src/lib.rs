@@ -59,7 +59,7 @@ pub mod utf8;
 
 pub use bytes::Bytes;
 pub use config::Config;
-pub use connection::{Connection, DataKind, Event, Role, State, SHARE_MIN};
+pub use connection::{Connection, DataKind, Event, PayloadPiece, Role, State, SHARE_MIN};
 pub use error::{Error, ErrorKind};
 pub use extension::{Extension, ExtensionError, ExtensionOffer};
 pub use handshake::{accept_key, Accept, ClientHandshake, Header, Reject, Request, Response};

@@ -113,6 +113,38 @@ pub fn drain_front(buf: &mut Vec<u8>, n: usize) {
     }
 }
 
+/// Writes `src` XORed with `key` to the start of `dst`, as if `src` started
+/// `offset` bytes into a payload (a zero key copies), and returns the bytes
+/// written, now initialized: [`extend_masked_at`] for memory the caller
+/// owns, such as a buffer a language runtime allocated for the result
+/// object, which need not be zeroed first (that would be one more pass).
+/// Zero-key copies avoid `memcpy` at the distances where it is slow (see
+/// [`extend_copy`]).
+///
+/// # Panics
+///
+/// If `dst` is shorter than `src`.
+pub fn copy_masked<'a>(
+    dst: &'a mut [std::mem::MaybeUninit<u8>],
+    src: &[u8],
+    key: [u8; 4],
+    offset: usize,
+) -> &'a mut [u8] {
+    let dst = &mut dst[..src.len()];
+    let (d, s, len) = (dst.as_mut_ptr().cast::<u8>(), src.as_ptr(), src.len());
+    // SAFETY: `dst` has room for `len` bytes; `src` is a shared borrow and
+    // `dst` an exclusive one, so they do not overlap. Either branch writes
+    // all `len` bytes, so the returned slice is initialized.
+    unsafe {
+        if key == [0; 4] && !(len >= SLOW_COPY_MIN && near_after(d as usize, s as usize)) {
+            std::ptr::copy_nonoverlapping(s, d, len);
+        } else {
+            xor(d, s, len, rotate(key, offset));
+        }
+        std::slice::from_raw_parts_mut(d, len)
+    }
+}
+
 /// Copies shorter than this never take `rep movsb` in glibc (its threshold
 /// for AVX2 machines is 4 KiB).
 const SLOW_COPY_MIN: usize = 4096;
@@ -385,6 +417,47 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// `copy_masked` into uninitialized memory: every length class of the
+    /// kernels, every key phase, zero keys (a copy) included, at distances
+    /// from the source that `memcpy` is slow at and ones it is not; nothing
+    /// past `src.len()` is written.
+    #[test]
+    fn copy_masked_fills_uninitialized_memory() {
+        use std::mem::MaybeUninit;
+        for key in [[9, 0x80, 0xff, 1], [0; 4]] {
+            for len in (0..200).chain([511, 4095, 4096, 70_000]) {
+                for offset in 0..4 {
+                    let src: Vec<u8> = (0..len).map(|i| (i * 13 + 1) as u8).collect();
+                    let mut expect = src.clone();
+                    naive(&mut expect, key, offset);
+                    for near in [None, Some(0), Some(8), Some(24)] {
+                        // Guard bytes after the room `copy_masked` may use.
+                        let mut room = vec![MaybeUninit::new(0xeeu8); len + 8 + 4096];
+                        // `Some(d)`: the copy lands `d` bytes after the source
+                        // modulo 4 KiB (24: where `rep movsb` is slow).
+                        let at = match near {
+                            None => 3,
+                            Some(d) => (src.as_ptr() as usize + d).wrapping_sub(room.as_ptr() as usize) % 4096,
+                        };
+                        let got = copy_masked(&mut room[at..at + len + 8], &src, key, offset);
+                        assert_eq!(got, &expect[..], "key {key:?} len {len} offset {offset} at {at}");
+                        // SAFETY: the guard bytes were initialized above.
+                        let guard: Vec<u8> =
+                            room[at + len..at + len + 8].iter().map(|b| unsafe { b.assume_init() }).collect();
+                        assert_eq!(guard, [0xee; 8], "wrote past the source's length");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    #[should_panic]
+    fn copy_masked_needs_room() {
+        let mut room = [std::mem::MaybeUninit::new(0u8); 3];
+        copy_masked(&mut room, b"four", [1, 2, 3, 4], 0);
     }
 
     #[test]
