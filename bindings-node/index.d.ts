@@ -10,6 +10,12 @@
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
 /**
+ * Test hook: makes UTF-16 conversion use the portable loop (`true`) or
+ * the CPU's vector kernel again (`false`). Returns the previous setting.
+ */
+export declare function __forceScalarUtf16(on: boolean): boolean
+
+/**
  * Panics on purpose, so the tests can prove that a panic becomes a
  * `WSPROTO_PANIC` error and disables the connection.
  */
@@ -191,12 +197,16 @@ export interface ResponseInfo {
 
 /**
  * Sends many whole messages in one call. `batch[..used]` holds records of
- * a kind byte (1 text, 2 binary), a little-endian u32 length and the
- * payload; the JS layer fills it from small sends so that a burst of small
- * messages crosses the boundary once. Stops at the first failure, which
- * the JS layer prevents by staging only while the connection is open.
+ * a kind byte, a little-endian u32 length and, for kinds 2 and 3, the
+ * payload (the length counts its bytes): 2 is binary, 3 text as UTF-16
+ * code units, little-endian (as `buf.ucs2Write` writes them); 4 is text
+ * whose code units are the next `length` units of `text` (the short
+ * staged strings, joined). The JS layer fills it from small sends so that
+ * a burst of small messages crosses the boundary once. Stops at the first
+ * failure, which the JS layer prevents by staging only while the
+ * connection is open.
  */
-export declare function sendBatch(h: number, batch: Uint8Array, used: number): void
+export declare function sendBatch(h: number, batch: Uint8Array, used: number, text?: string | undefined | null): void
 
 /** Sends a binary message. */
 export declare function sendBinary(h: number, data: Uint8Array, len?: number | undefined | null): void
@@ -218,6 +228,13 @@ export declare function sendFragment(h: number, isText: boolean, data: Uint8Arra
  * so JS can encode into a reused scratch Buffer.
  */
 export declare function sendText(h: number, data: Uint8Array, len?: number | undefined | null): void
+
+/**
+ * Sends a text message given as a string. Its UTF-16 code units are
+ * copied out of V8 (a plain copy) and turned into UTF-8 here, which is
+ * several times faster than V8's own encoder for non-ASCII strings.
+ */
+export declare function sendTextString(h: number, text: string): void
 
 /**
  * Creates a server connection that parses the opening request from the

@@ -8,7 +8,7 @@ use std::ops::Range;
 use std::ptr;
 
 use napi::bindgen_prelude::{Array, Buffer, BufferSlice, FromNapiValue, Null};
-use napi::{sys, Env, Error, Result};
+use napi::{sys, Env, Error, JsString, JsValue, Result};
 use napi_derive::napi;
 use wsproto_core::{Accept, Bytes, ClientHandshake, Connection, DataKind, Event, Reject, Role, State};
 
@@ -17,6 +17,7 @@ use crate::events::{self, header, push, record, T_ACCEPTED, T_ERROR, T_MORE, T_R
 use crate::handles::{Local, Table};
 use crate::handshake::{ErrorInfo, RequestInfo, ResponseInfo};
 use crate::options::{self, AcceptOptions, ClientRequestOptions, ConnectionOptions, RejectOptions};
+use crate::utf16;
 
 /// A payload at least this large ends its batch: the batch Buffer is then
 /// built straight from the engine's buffer, skipping the copy into the
@@ -43,6 +44,39 @@ thread_local! {
     /// Released hand-over buffers. Reusing them spares the page faults of
     /// fresh memory, which cost about as much as copying the message.
     static SPARES: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Scratch buffers kept at most this large between sends; a larger one is
+/// freed after use.
+const SCRATCH_KEEP: usize = 4 << 20;
+
+thread_local! {
+    /// The code units of a string being sent (see `send_text_string`).
+    static UNITS: RefCell<Vec<u16>> = const { RefCell::new(Vec::new()) };
+    /// A text message's UTF-8, made from code units, before the engine
+    /// frames it.
+    static TEXT: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Sends the UTF-16 code units `units` (little-endian bytes) as a text
+/// message, through the per-thread UTF-8 scratch buffer.
+fn send_utf16(conn: &mut Connection, units: &[u8]) -> JsResult<()> {
+    TEXT.with(|t| {
+        let mut text = t.borrow_mut();
+        text.clear();
+        utf16::transcode(units, &mut text);
+        debug_assert!(std::str::from_utf8(&text).is_ok());
+        // SAFETY: `transcode` writes only well-formed UTF-8 (lone
+        // surrogates become U+FFFD); the tests compare it with V8's own
+        // encoder for every code unit, every pair of special units and
+        // random strings, on both kernels.
+        let s = unsafe { std::str::from_utf8_unchecked(&text) };
+        let r = conn.send_text(s).map_err(core_error);
+        if text.capacity() > SCRATCH_KEEP {
+            *text = Vec::new();
+        }
+        r
+    })
 }
 
 /// Keeps a buffer JavaScript no longer references for the next hand-over.
@@ -439,6 +473,61 @@ pub fn send_text(h: u32, data: &[u8], len: Option<u32>) -> Result<(), String> {
     with(h, |n| n.conn.send_text(utf8(prefix(data, len)?)?).map_err(core_error))
 }
 
+/// Sends a text message given as a string. Its UTF-16 code units are
+/// copied out of V8 (a plain copy) and turned into UTF-8 here, which is
+/// several times faster than V8's own encoder for non-ASCII strings.
+#[napi]
+pub fn send_text_string(env: &Env, h: u32, text: JsString) -> Result<(), String> {
+    with(h, |n| with_units(env, text, |units| send_utf16(&mut n.conn, units)))
+}
+
+/// Runs `f` on the UTF-16 code units of `text` as little-endian bytes,
+/// copied out of V8 into the per-thread scratch buffer.
+fn with_units<R>(env: &Env, text: JsString, f: impl FnOnce(&[u8]) -> JsResult<R>) -> JsResult<R> {
+    UNITS.with(|u| {
+        let mut units = u.borrow_mut();
+        let raw = text.raw();
+        let mut len = 0usize;
+        // SAFETY: plain N-API calls on the current environment. The second
+        // writes at most `len + 1` units (the string and a NUL) into memory
+        // reserved for them, and reports how many it wrote before the NUL;
+        // `set_len` exposes only those.
+        unsafe {
+            let status = sys::napi_get_value_string_utf16(env.raw(), raw, ptr::null_mut(), 0, &mut len);
+            if status != sys::Status::napi_ok {
+                return Err(invalid_argument("text must be a string"));
+            }
+            units.clear();
+            units.reserve(len + 1);
+            let mut copied = 0usize;
+            let status = sys::napi_get_value_string_utf16(env.raw(), raw, units.as_mut_ptr(), len + 1, &mut copied);
+            if status != sys::Status::napi_ok || copied != len {
+                return Err(invalid_argument("could not read the string"));
+            }
+            units.set_len(copied);
+        }
+        #[cfg(target_endian = "big")]
+        for c in units.iter_mut() {
+            *c = c.to_le();
+        }
+        // SAFETY: any initialized `u16`s can be viewed as twice as many
+        // bytes; they are little-endian now on every target.
+        let bytes = unsafe { std::slice::from_raw_parts(units.as_ptr().cast::<u8>(), units.len() * 2) };
+        let r = f(bytes);
+        if units.capacity() > SCRATCH_KEEP / 2 {
+            *units = Vec::new();
+        }
+        r
+    })
+}
+
+/// Test hook: makes UTF-16 conversion use the portable loop (`true`) or
+/// the CPU's vector kernel again (`false`). Returns the previous setting.
+#[napi(js_name = "__forceScalarUtf16")]
+pub fn force_scalar_utf16(on: bool) -> bool {
+    utf16::force_scalar(on)
+}
+
 /// Sends a binary message.
 #[napi]
 pub fn send_binary(h: u32, data: &[u8], len: Option<u32>) -> Result<(), String> {
@@ -607,26 +696,45 @@ pub fn test_panic(h: u32) -> Result<(), String> {
 }
 
 /// Sends many whole messages in one call. `batch[..used]` holds records of
-/// a kind byte (1 text, 2 binary), a little-endian u32 length and the
-/// payload; the JS layer fills it from small sends so that a burst of small
-/// messages crosses the boundary once. Stops at the first failure, which
-/// the JS layer prevents by staging only while the connection is open.
+/// a kind byte, a little-endian u32 length and, for kinds 2 and 3, the
+/// payload (the length counts its bytes): 2 is binary, 3 text as UTF-16
+/// code units, little-endian (as `buf.ucs2Write` writes them); 4 is text
+/// whose code units are the next `length` units of `text` (the short
+/// staged strings, joined). The JS layer fills it from small sends so that
+/// a burst of small messages crosses the boundary once. Stops at the first
+/// failure, which the JS layer prevents by staging only while the
+/// connection is open.
 #[napi]
-pub fn send_batch(h: u32, batch: &[u8], used: u32) -> Result<(), String> {
-    with(h, |n| {
-        let mut rest = prefix(batch, Some(used))?;
-        while !rest.is_empty() {
-            let (head, tail) = rest.split_at_checked(5).ok_or_else(|| invalid_argument("truncated batch record"))?;
-            let len = u32::from_le_bytes([head[1], head[2], head[3], head[4]]) as usize;
-            let (payload, tail) =
-                tail.split_at_checked(len).ok_or_else(|| invalid_argument("batch record past the end"))?;
-            match head[0] {
-                1 => n.conn.send_text(utf8(payload)?).map_err(core_error)?,
-                2 => n.conn.send_binary(payload).map_err(core_error)?,
-                k => return Err(invalid_argument(format!("unknown batch record kind {k}"))),
-            }
-            rest = tail;
-        }
-        Ok(())
+pub fn send_batch(env: &Env, h: u32, batch: &[u8], used: u32, text: Option<JsString>) -> Result<(), String> {
+    with(h, |n| match text {
+        Some(t) => with_units(env, t, |units| send_records(&mut n.conn, prefix(batch, Some(used))?, units)),
+        None => send_records(&mut n.conn, prefix(batch, Some(used))?, &[]),
     })
+}
+
+/// The records of `send_batch`; `units` holds the code units of the text
+/// records, as little-endian bytes.
+fn send_records(conn: &mut Connection, mut rest: &[u8], mut units: &[u8]) -> JsResult<()> {
+    while !rest.is_empty() {
+        let (head, tail) = rest.split_at_checked(5).ok_or_else(|| invalid_argument("truncated batch record"))?;
+        let len = u32::from_le_bytes([head[1], head[2], head[3], head[4]]) as usize;
+        if head[0] == 4 {
+            let (these, later) =
+                units.split_at_checked(2 * len).ok_or_else(|| invalid_argument("text record past the end"))?;
+            send_utf16(conn, these)?;
+            units = later;
+            rest = tail;
+            continue;
+        }
+        let (payload, tail) =
+            tail.split_at_checked(len).ok_or_else(|| invalid_argument("batch record past the end"))?;
+        match head[0] {
+            2 => conn.send_binary(payload).map_err(core_error)?,
+            3 if len.is_multiple_of(2) => send_utf16(conn, payload)?,
+            3 => return Err(invalid_argument("a UTF-16 record has an odd length")),
+            k => return Err(invalid_argument(format!("unknown batch record kind {k}"))),
+        }
+        rest = tail;
+    }
+    Ok(())
 }
