@@ -857,6 +857,7 @@ module.exports.sendFragment = nativeBinding.sendFragment
 module.exports.sendText = nativeBinding.sendText
 module.exports.sendTextString = nativeBinding.sendTextString
 module.exports.serverNew = nativeBinding.serverNew
+module.exports.shares = nativeBinding.shares
 module.exports.shouldCloseTransport = nativeBinding.shouldCloseTransport
 module.exports.state = nativeBinding.state
 module.exports.takeError = nativeBinding.takeError

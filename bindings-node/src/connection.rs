@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use std::ops::Range;
 use std::ptr;
 
-use napi::bindgen_prelude::{Array, Buffer, BufferSlice, FromNapiValue, Null};
+use napi::bindgen_prelude::{Buffer, BufferSlice, FromNapiValue, Uint8ArraySlice};
 use napi::{sys, Env, Error, JsString, JsValue, Result};
 use napi_derive::napi;
 use wsproto_core::{Accept, Bytes, ClientHandshake, Connection, DataKind, Event, Reject, Role, State};
@@ -23,6 +23,10 @@ use crate::utf16;
 /// built straight from the engine's buffer, skipping the copy into the
 /// arena, so a large message is copied once on its way to JavaScript.
 const LARGE_PAYLOAD: usize = 16 << 10;
+
+/// Where `take_output_parts` writes its counts and offsets in `split`; the
+/// bytes before are where it puts frame headers (lib/connection.js agrees).
+const SPLIT_CUTS: usize = 8 << 10;
 
 /// Output at least this large leaves as external memory instead of a copy.
 const HAND_OVER_OUTPUT: usize = 256 << 10;
@@ -537,8 +541,8 @@ pub fn send_binary(h: u32, data: &[u8], len: Option<u32>) -> Result<(), String> 
 /// Sends a binary message from a Buffer the engine may keep instead of
 /// copying (a server without permessage-deflate, 4 KiB and more). Returns
 /// true when it was kept: the Buffer is then a piece of the output, which
-/// `take_output_parts` marks with `null` in its place, and JS writes the
-/// Buffer itself there. The engine holds a reference until then.
+/// `take_output_parts` leaves out and tells JS where to put, and JS writes
+/// the Buffer itself there. The engine holds a reference until then.
 #[napi]
 pub fn send_binary_ref(h: u32, data: Buffer) -> Result<bool, String> {
     with(h, |n| {
@@ -551,37 +555,95 @@ pub fn send_binary_ref(h: u32, data: Buffer) -> Result<bool, String> {
     })
 }
 
-/// Takes the output as pieces: Buffers of the engine's bytes, and `null`
-/// where a Buffer kept by `send_binary_ref` goes (oldest first). `null`
-/// when there is no output.
+/// Hands the staged sends to the engine (as `send_batch`, when `batch` is
+/// given), then takes all output, with no JS object per piece.
+///
+/// The engine's own bytes (frame headers, copied frames) come back to
+/// back. Where Buffers kept by reference (`send_binary_ref`, batch kind 5)
+/// go among them is written to `split`, as little-endian u32s from byte
+/// `SPLIT_CUTS` on: the number of own bytes, the number of kept Buffers,
+/// then each one's offset among the own bytes (oldest first). JS slices its
+/// own bytes there and puts its kept Buffers in between, so a large send
+/// costs no native call of its own. The own bytes are returned as a
+/// Buffer, except when there are kept Buffers and the bytes fit the first
+/// `SPLIT_CUTS` bytes of `split` (frame headers, usually): then they are
+/// there and the result is `null`, which is also the result when there is
+/// no output (both counts 0). `split` must have room for an offset per
+/// kept Buffer, which JS counts.
 #[napi]
-pub fn take_output_parts<'env>(env: &'env Env, h: u32) -> Result<Option<Array<'env>>, String> {
+pub fn take_output_parts<'env>(
+    env: &'env Env,
+    h: u32,
+    batch: Option<&[u8]>,
+    used: u32,
+    text: Option<JsString>,
+    refs: Option<Vec<Buffer>>,
+    mut split: Uint8ArraySlice,
+) -> Result<Option<BufferSlice<'env>>, String> {
+    // SAFETY: `split` is a module-level Buffer of lib/connection.js, not a
+    // view of the stage or of engine memory, and JavaScript cannot run
+    // while this call holds it.
+    let split = unsafe { split.as_mut() };
     with(h, |n| {
+        if split.len() < SPLIT_CUTS + 8 {
+            return Err(invalid_argument("the split buffer is too short"));
+        }
+        if let Some(batch) = batch {
+            send_staged(env, &mut n.conn, prefix(batch, Some(used))?, text, refs)?;
+        }
+        let (scratch, cuts) = split.split_at_mut(SPLIT_CUTS);
+        let mut put = |i: usize, v: usize| -> JsResult<()> {
+            let slot =
+                cuts.get_mut(4 * i..4 * i + 4).ok_or_else(|| invalid_argument("the split buffer is too short"))?;
+            slot.copy_from_slice(&clamp(v).to_le_bytes());
+            Ok(())
+        };
         let conn = &mut n.conn;
-        if !conn.wants_write() {
-            return Ok(None);
-        }
-        let mut parts = env.create_array(0).map_err(napi_error)?;
         if conn.output().len() == conn.buffered_out() {
-            // One piece: as `take_output` (large output handed over).
-            if let Some(all) = take_all(env, conn)? {
-                parts.set(0, all).map_err(napi_error)?;
-            }
-            return Ok(Some(parts));
+            // No kept Buffers: one piece, as `take_output`.
+            let all = take_all(env, conn)?;
+            put(0, all.as_ref().map_or(0, |b| b.len()))?;
+            put(1, 0)?;
+            return Ok(all);
         }
-        let mut i = 0;
+        let mut own = 0usize;
+        let mut kept = 0usize;
+        // Set once the own bytes outgrow the scratch part.
+        let mut spill: Option<Vec<u8>> = None;
         while conn.wants_write() {
             let piece = conn.output();
             let len = piece.len();
             if conn.output_is_shared() {
-                parts.set(i, Null).map_err(napi_error)?;
+                put(2 + kept, spill.as_ref().map_or(own, Vec::len))?;
+                kept += 1;
             } else {
-                parts.set(i, new_buffer(env, &[piece])?).map_err(napi_error)?;
+                match spill.as_mut() {
+                    Some(v) => v.extend_from_slice(piece),
+                    None if own + len <= scratch.len() => {
+                        scratch[own..own + len].copy_from_slice(piece);
+                        own += len;
+                    }
+                    None => {
+                        let mut v = Vec::with_capacity(own + conn.buffered_out());
+                        v.extend_from_slice(&scratch[..own]);
+                        v.extend_from_slice(piece);
+                        spill = Some(v);
+                    }
+                }
             }
             conn.consume_output(len);
-            i += 1;
         }
-        Ok(Some(parts))
+        put(1, kept)?;
+        match spill {
+            None => {
+                put(0, own)?;
+                Ok(None)
+            }
+            Some(v) => {
+                put(0, v.len())?;
+                new_buffer(env, &[&v]).map(Some)
+            }
+        }
     })
 }
 
@@ -610,6 +672,15 @@ pub fn pong(h: u32, data: Option<&[u8]>) -> Result<(), String> {
 #[napi]
 pub fn close(h: u32, code: u16, reason: Option<String>) -> Result<(), String> {
     with(h, |n| n.conn.close(code, reason.as_deref().unwrap_or("")).map_err(core_error))
+}
+
+/// Whether the engine keeps a binary payload of `len` bytes by reference
+/// (`send_binary_ref`, batch kind 5) rather than copying it: a server
+/// without permessage-deflate, 4 KiB and more. Fixed once the connection
+/// is open.
+#[napi]
+pub fn shares(h: u32, len: u32) -> Result<bool, String> {
+    read(h, |n| n.conn.shares(len as usize))
 }
 
 /// Takes the bytes to write to the transport (`null` when none).
@@ -700,21 +771,52 @@ pub fn test_panic(h: u32) -> Result<(), String> {
 /// payload (the length counts its bytes): 2 is binary, 3 text as UTF-16
 /// code units, little-endian (as `buf.ucs2Write` writes them); 4 is text
 /// whose code units are the next `length` units of `text` (the short
-/// staged strings, joined). The JS layer fills it from small sends so that
-/// a burst of small messages crosses the boundary once. Stops at the first
-/// failure, which the JS layer prevents by staging only while the
-/// connection is open.
+/// staged strings, joined); 5 is binary whose payload is the next Buffer
+/// of `refs`, `length` bytes long, kept by reference as `send_binary_ref`
+/// keeps it (only where the engine keeps payloads: a server without
+/// permessage-deflate, 4 KiB and more). The JS layer fills it from sends
+/// made while the connection is open, so that a burst crosses the
+/// boundary once. Stops at the first failure, which the JS layer prevents
+/// by staging only sends that cannot fail.
 #[napi]
-pub fn send_batch(env: &Env, h: u32, batch: &[u8], used: u32, text: Option<JsString>) -> Result<(), String> {
-    with(h, |n| match text {
-        Some(t) => with_units(env, t, |units| send_records(&mut n.conn, prefix(batch, Some(used))?, units)),
-        None => send_records(&mut n.conn, prefix(batch, Some(used))?, &[]),
-    })
+pub fn send_batch(
+    env: &Env,
+    h: u32,
+    batch: &[u8],
+    used: u32,
+    text: Option<JsString>,
+    refs: Option<Vec<Buffer>>,
+) -> Result<(), String> {
+    with(h, |n| send_staged(env, &mut n.conn, prefix(batch, Some(used))?, text, refs))
+}
+
+/// `send_batch` on a connection.
+fn send_staged(
+    env: &Env,
+    conn: &mut Connection,
+    records: &[u8],
+    text: Option<JsString>,
+    refs: Option<Vec<Buffer>>,
+) -> JsResult<()> {
+    let mut refs = refs.unwrap_or_default().into_iter();
+    let r = match text {
+        Some(t) => with_units(env, t, |units| send_records(conn, records, units, &mut refs)),
+        None => send_records(conn, records, &[], &mut refs),
+    };
+    if r.is_ok() && refs.next().is_some() {
+        return Err(invalid_argument("more Buffers than kind 5 records"));
+    }
+    r
 }
 
 /// The records of `send_batch`; `units` holds the code units of the text
-/// records, as little-endian bytes.
-fn send_records(conn: &mut Connection, mut rest: &[u8], mut units: &[u8]) -> JsResult<()> {
+/// records, as little-endian bytes, and `refs` the kept Buffers.
+fn send_records(
+    conn: &mut Connection,
+    mut rest: &[u8],
+    mut units: &[u8],
+    refs: &mut impl Iterator<Item = Buffer>,
+) -> JsResult<()> {
     while !rest.is_empty() {
         let (head, tail) = rest.split_at_checked(5).ok_or_else(|| invalid_argument("truncated batch record"))?;
         let len = u32::from_le_bytes([head[1], head[2], head[3], head[4]]) as usize;
@@ -723,6 +825,15 @@ fn send_records(conn: &mut Connection, mut rest: &[u8], mut units: &[u8]) -> JsR
                 units.split_at_checked(2 * len).ok_or_else(|| invalid_argument("text record past the end"))?;
             send_utf16(conn, these)?;
             units = later;
+            rest = tail;
+            continue;
+        }
+        if head[0] == 5 {
+            let data = refs.next().ok_or_else(|| invalid_argument("a kind 5 record without its Buffer"))?;
+            if data.len() != len || !conn.shares(len) {
+                return Err(invalid_argument("a kind 5 record the engine would not keep by reference"));
+            }
+            conn.send_binary_shared(Bytes::from_owner(data)).map_err(core_error)?;
             rest = tail;
             continue;
         }
