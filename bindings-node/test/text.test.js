@@ -12,7 +12,7 @@ const { Connection, native } = require('../lib/index.js');
 const { parseFrames } = require('./helpers.js');
 
 // The three paths, by length in code units (see lib/connection.js).
-const ROPE_MAX = 32;
+const ROPE_MAX = 256;
 const STAGE_MAX_UNITS = 4096;
 
 /** Deterministic numbers in [0, 1) (a 32-bit LCG), seeded per test. */
