@@ -595,9 +595,18 @@ pub fn take_output_parts<'env>(
     refs: Option<Vec<Buffer>>,
     mut split: Uint8ArraySlice,
 ) -> Result<Option<BufferSlice<'env>>, String> {
-    // SAFETY: `split` is a module-level Buffer of lib/connection.js, not a
-    // view of the stage or of engine memory, and JavaScript cannot run
-    // while this call holds it.
+    if let Some(b) = batch {
+        // The one borrow that could alias `split` (engine memory cannot: a
+        // Buffer handed over is no longer the engine's).
+        let (s, e) = (split.as_ptr() as usize, split.as_ptr() as usize + split.len());
+        let (bs, be) = (b.as_ptr() as usize, b.as_ptr() as usize + b.len());
+        if bs < e && s < be {
+            return Err(invalid_argument("batch and split must not overlap"));
+        }
+    }
+    // SAFETY: `split` is a module-level Buffer of lib/connection.js, not
+    // overlapping `batch` (checked above), and JavaScript cannot run while
+    // this call holds it.
     let split = unsafe { split.as_mut() };
     with(h, |n| {
         if split.len() < SPLIT_CUTS + 8 {

@@ -170,6 +170,9 @@ test('kept sends: malformed records are refused by the engine', () => {
   server.sendBinary(big);
   server.sendBinary(big);
   assert.throws(() => native.takeOutputParts(server._h, null, 0, null, null, Buffer.alloc(100)), { code: 'WSPROTO_LOCAL_INVALID_ARGUMENT' });
+  // The stage and the split buffer must be different memory.
+  const shared = Buffer.alloc(9000);
+  assert.throws(() => native.takeOutputParts(server._h, shared.subarray(8000), 0, null, null, shared), { code: 'WSPROTO_LOCAL_INVALID_ARGUMENT', message: /overlap/ });
 });
 
 test('kept sends: own bytes past the scratch space come back as one Buffer, cut in place', () => {
