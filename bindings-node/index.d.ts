@@ -10,6 +10,12 @@
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
 /**
+ * Test hook: makes UTF-16 conversion use the portable loop (`true`) or
+ * the CPU's vector kernel again (`false`). Returns the previous setting.
+ */
+export declare function __forceScalarUtf16(on: boolean): boolean
+
+/**
  * Panics on purpose, so the tests can prove that a panic becomes a
  * `WSPROTO_PANIC` error and disables the connection.
  */
@@ -191,12 +197,19 @@ export interface ResponseInfo {
 
 /**
  * Sends many whole messages in one call. `batch[..used]` holds records of
- * a kind byte (1 text, 2 binary), a little-endian u32 length and the
- * payload; the JS layer fills it from small sends so that a burst of small
- * messages crosses the boundary once. Stops at the first failure, which
- * the JS layer prevents by staging only while the connection is open.
+ * a kind byte, a little-endian u32 length and, for kinds 2 and 3, the
+ * payload (the length counts its bytes): 2 is binary, 3 text as UTF-16
+ * code units, little-endian (as `buf.ucs2Write` writes them); 4 is text
+ * whose code units are the next `length` units of `text` (the short
+ * staged strings, joined); 5 is binary whose payload is the next Buffer
+ * of `refs`, `length` bytes long, kept by reference as `send_binary_ref`
+ * keeps it (only where the engine keeps payloads: a server without
+ * permessage-deflate, 4 KiB and more). The JS layer fills it from sends
+ * made while the connection is open, so that a burst crosses the
+ * boundary once. Stops at the first failure, which the JS layer prevents
+ * by staging only sends that cannot fail.
  */
-export declare function sendBatch(h: number, batch: Uint8Array, used: number): void
+export declare function sendBatch(h: number, batch: Uint8Array, used: number, text?: string | undefined | null, refs?: Array<Buffer> | undefined | null): void
 
 /** Sends a binary message. */
 export declare function sendBinary(h: number, data: Uint8Array, len?: number | undefined | null): void
@@ -205,8 +218,8 @@ export declare function sendBinary(h: number, data: Uint8Array, len?: number | u
  * Sends a binary message from a Buffer the engine may keep instead of
  * copying (a server without permessage-deflate, 4 KiB and more). Returns
  * true when it was kept: the Buffer is then a piece of the output, which
- * `take_output_parts` marks with `null` in its place, and JS writes the
- * Buffer itself there. The engine holds a reference until then.
+ * `take_output_parts` leaves out and tells JS where to put, and JS writes
+ * the Buffer itself there. The engine holds a reference until then.
  */
 export declare function sendBinaryRef(h: number, data: Buffer): boolean
 
@@ -220,10 +233,25 @@ export declare function sendFragment(h: number, isText: boolean, data: Uint8Arra
 export declare function sendText(h: number, data: Uint8Array, len?: number | undefined | null): void
 
 /**
+ * Sends a text message given as a string. Its UTF-16 code units are
+ * copied out of V8 (a plain copy) and turned into UTF-8 here, which is
+ * several times faster than V8's own encoder for non-ASCII strings.
+ */
+export declare function sendTextString(h: number, text: string): void
+
+/**
  * Creates a server connection that parses the opening request from the
  * bytes it receives; returns its handle.
  */
 export declare function serverNew(options?: ConnectionOptions | undefined | null): number
+
+/**
+ * Whether the engine keeps a binary payload of `len` bytes by reference
+ * (`send_binary_ref`, batch kind 5) rather than copying it: a server
+ * without permessage-deflate, 4 KiB and more. Fixed once the connection
+ * is open.
+ */
+export declare function shares(h: number, len: number): boolean
 
 /** Closed and all output taken: close the transport now. */
 export declare function shouldCloseTransport(h: number): boolean
@@ -247,11 +275,23 @@ export declare function takeLarge(h: number): Buffer | null
 export declare function takeOutput(h: number): Buffer | null
 
 /**
- * Takes the output as pieces: Buffers of the engine's bytes, and `null`
- * where a Buffer kept by `send_binary_ref` goes (oldest first). `null`
- * when there is no output.
+ * Hands the staged sends to the engine (as `send_batch`, when `batch` is
+ * given), then takes all output, with no JS object per piece.
+ *
+ * The engine's own bytes (frame headers, copied frames) come back to
+ * back. Where Buffers kept by reference (`send_binary_ref`, batch kind 5)
+ * go among them is written to `split`, as little-endian u32s from byte
+ * `SPLIT_CUTS` on: the number of own bytes, the number of kept Buffers,
+ * then each one's offset among the own bytes (oldest first). JS slices its
+ * own bytes there and puts its kept Buffers in between, so a large send
+ * costs no native call of its own. The own bytes are returned as a
+ * Buffer, except when there are kept Buffers and the bytes fit the first
+ * `SPLIT_CUTS` bytes of `split` (frame headers, usually): then they are
+ * there and the result is `null`, which is also the result when there is
+ * no output (both counts 0). `split` must have room for an offset per
+ * kept Buffer, which JS counts.
  */
-export declare function takeOutputParts(h: number): unknown[] | null
+export declare function takeOutputParts(h: number, batch: Uint8Array | undefined | null, used: number, text: string | undefined | null, refs: Array<Buffer> | undefined | null, split: Uint8Array): Buffer | null
 
 /** The request behind the oldest unread request record. */
 export declare function takeRequest(h: number): RequestInfo | null

@@ -835,6 +835,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.__forceScalarUtf16 = nativeBinding.__forceScalarUtf16
 module.exports.__testPanic = nativeBinding.__testPanic
 module.exports.accept = nativeBinding.accept
 module.exports.bufferedIn = nativeBinding.bufferedIn
@@ -854,7 +855,9 @@ module.exports.sendBinary = nativeBinding.sendBinary
 module.exports.sendBinaryRef = nativeBinding.sendBinaryRef
 module.exports.sendFragment = nativeBinding.sendFragment
 module.exports.sendText = nativeBinding.sendText
+module.exports.sendTextString = nativeBinding.sendTextString
 module.exports.serverNew = nativeBinding.serverNew
+module.exports.shares = nativeBinding.shares
 module.exports.shouldCloseTransport = nativeBinding.shouldCloseTransport
 module.exports.state = nativeBinding.state
 module.exports.takeError = nativeBinding.takeError

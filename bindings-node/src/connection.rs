@@ -7,8 +7,8 @@ use std::collections::VecDeque;
 use std::ops::Range;
 use std::ptr;
 
-use napi::bindgen_prelude::{Array, Buffer, BufferSlice, FromNapiValue, Null};
-use napi::{sys, Env, Error, Result};
+use napi::bindgen_prelude::{Buffer, BufferSlice, FromNapiValue, Uint8ArraySlice};
+use napi::{sys, Env, Error, JsString, JsValue, Result};
 use napi_derive::napi;
 use wsproto_core::{Accept, Bytes, ClientHandshake, Connection, DataKind, Event, Reject, Role, State};
 
@@ -17,23 +17,39 @@ use crate::events::{self, header, push, record, T_ACCEPTED, T_ERROR, T_MORE, T_R
 use crate::handles::{Local, Table};
 use crate::handshake::{ErrorInfo, RequestInfo, ResponseInfo};
 use crate::options::{self, AcceptOptions, ClientRequestOptions, ConnectionOptions, RejectOptions};
+use crate::utf16;
 
 /// A payload at least this large ends its batch: the batch Buffer is then
 /// built straight from the engine's buffer, skipping the copy into the
 /// arena, so a large message is copied once on its way to JavaScript.
 const LARGE_PAYLOAD: usize = 16 << 10;
 
-/// Output at least this large leaves as external memory instead of a copy.
-const HAND_OVER_OUTPUT: usize = 256 << 10;
+/// Where `take_output_parts` writes its counts and offsets in `split`; the
+/// bytes before are where it puts frame headers (lib/connection.js agrees).
+const SPLIT_CUTS: usize = 8 << 10;
+
+/// Output at least this large leaves as external memory instead of a copy,
+/// and the engine goes on in a recycled buffer. A copy goes into memory
+/// V8 has just allocated, and on this kind of machine the page faults of
+/// fresh memory cost more than the copy (~0.5 us per 4 KiB page): a batch
+/// of 64 KiB of 1 KiB client frames took 3.3 M msg/s handed over against
+/// 1.3 M copied, 16 B frames 17.5 M against 12.6 M; 64 KiB messages were
+/// even. (From 256 KiB before, when the pool below was too small.)
+const HAND_OVER_OUTPUT: usize = 32 << 10;
 
 /// A data payload at least this large is handed to JavaScript in the
 /// engine's own buffer (external memory, no copy), provided the bytes
 /// received after it, which must move to the engine's next buffer, are
 /// fewer than half as many: otherwise copying the payload is cheaper.
-const HAND_OVER_PAYLOAD: usize = 128 << 10;
+/// Measured with 64 KiB input chunks: 64 KiB messages 70.6 k msg/s handed
+/// over against 48.8 k copied, 48 KiB ones 85 k against 67 k, but 32 KiB
+/// ones 82 k against 108 k (each hand-over also cuts the read short).
+const HAND_OVER_PAYLOAD: usize = 48 << 10;
 
 /// Buffers JavaScript released (see `recycle`) kept for reuse, at most.
-const SPARES_MAX: usize = 16;
+/// Enough for what a run of large messages holds between two garbage
+/// collections, which return them in bursts; `SPARES_MAX_BYTES` bounds it.
+const SPARES_MAX: usize = 64;
 /// Larger released buffers are freed rather than kept.
 const SPARE_MAX_CAPACITY: usize = 16 << 20;
 /// At most this much idle memory is kept in the pool per thread.
@@ -43,6 +59,39 @@ thread_local! {
     /// Released hand-over buffers. Reusing them spares the page faults of
     /// fresh memory, which cost about as much as copying the message.
     static SPARES: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Scratch buffers kept at most this large between sends; a larger one is
+/// freed after use.
+const SCRATCH_KEEP: usize = 4 << 20;
+
+thread_local! {
+    /// The code units of a string being sent (see `send_text_string`).
+    static UNITS: RefCell<Vec<u16>> = const { RefCell::new(Vec::new()) };
+    /// A text message's UTF-8, made from code units, before the engine
+    /// frames it.
+    static TEXT: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Sends the UTF-16 code units `units` (little-endian bytes) as a text
+/// message, through the per-thread UTF-8 scratch buffer.
+fn send_utf16(conn: &mut Connection, units: &[u8]) -> JsResult<()> {
+    TEXT.with(|t| {
+        let mut text = t.borrow_mut();
+        text.clear();
+        utf16::transcode(units, &mut text);
+        debug_assert!(std::str::from_utf8(&text).is_ok());
+        // SAFETY: `transcode` writes only well-formed UTF-8 (lone
+        // surrogates become U+FFFD); the tests compare it with V8's own
+        // encoder for every code unit, every pair of special units and
+        // random strings, on both kernels.
+        let s = unsafe { std::str::from_utf8_unchecked(&text) };
+        let r = conn.send_text(s).map_err(core_error);
+        if text.capacity() > SCRATCH_KEEP {
+            *text = Vec::new();
+        }
+        r
+    })
 }
 
 /// Keeps a buffer JavaScript no longer references for the next hand-over.
@@ -61,12 +110,16 @@ fn recycle(v: Vec<u8>) {
 }
 
 /// The buffer the engine goes on in after handing over a payload of `len`
-/// bytes: a released one, else one sized for another such message, so that
+/// bytes, empty: a released one, else one sized for another such message, so that
 /// the next one does not grow it by doubling (each step a copy of
 /// everything so far into fresh memory).
 fn spare(len: usize) -> Vec<u8> {
     match SPARES.with(|s| s.borrow_mut().pop()) {
-        Some(v) if v.capacity() >= len => v,
+        Some(mut v) if v.capacity() >= len => {
+            // It still holds what JavaScript last saw in it.
+            v.clear();
+            v
+        }
         _ => Vec::with_capacity(len.saturating_add(len / 4).min(SPARE_MAX_CAPACITY)),
     }
 }
@@ -439,6 +492,61 @@ pub fn send_text(h: u32, data: &[u8], len: Option<u32>) -> Result<(), String> {
     with(h, |n| n.conn.send_text(utf8(prefix(data, len)?)?).map_err(core_error))
 }
 
+/// Sends a text message given as a string. Its UTF-16 code units are
+/// copied out of V8 (a plain copy) and turned into UTF-8 here, which is
+/// several times faster than V8's own encoder for non-ASCII strings.
+#[napi]
+pub fn send_text_string(env: &Env, h: u32, text: JsString) -> Result<(), String> {
+    with(h, |n| with_units(env, text, |units| send_utf16(&mut n.conn, units)))
+}
+
+/// Runs `f` on the UTF-16 code units of `text` as little-endian bytes,
+/// copied out of V8 into the per-thread scratch buffer.
+fn with_units<R>(env: &Env, text: JsString, f: impl FnOnce(&[u8]) -> JsResult<R>) -> JsResult<R> {
+    UNITS.with(|u| {
+        let mut units = u.borrow_mut();
+        let raw = text.raw();
+        let mut len = 0usize;
+        // SAFETY: plain N-API calls on the current environment. The second
+        // writes at most `len + 1` units (the string and a NUL) into memory
+        // reserved for them, and reports how many it wrote before the NUL;
+        // `set_len` exposes only those.
+        unsafe {
+            let status = sys::napi_get_value_string_utf16(env.raw(), raw, ptr::null_mut(), 0, &mut len);
+            if status != sys::Status::napi_ok {
+                return Err(invalid_argument("text must be a string"));
+            }
+            units.clear();
+            units.reserve(len + 1);
+            let mut copied = 0usize;
+            let status = sys::napi_get_value_string_utf16(env.raw(), raw, units.as_mut_ptr(), len + 1, &mut copied);
+            if status != sys::Status::napi_ok || copied != len {
+                return Err(invalid_argument("could not read the string"));
+            }
+            units.set_len(copied);
+        }
+        #[cfg(target_endian = "big")]
+        for c in units.iter_mut() {
+            *c = c.to_le();
+        }
+        // SAFETY: any initialized `u16`s can be viewed as twice as many
+        // bytes; they are little-endian now on every target.
+        let bytes = unsafe { std::slice::from_raw_parts(units.as_ptr().cast::<u8>(), units.len() * 2) };
+        let r = f(bytes);
+        if units.capacity() > SCRATCH_KEEP / 2 {
+            *units = Vec::new();
+        }
+        r
+    })
+}
+
+/// Test hook: makes UTF-16 conversion use the portable loop (`true`) or
+/// the CPU's vector kernel again (`false`). Returns the previous setting.
+#[napi(js_name = "__forceScalarUtf16")]
+pub fn force_scalar_utf16(on: bool) -> bool {
+    utf16::force_scalar(on)
+}
+
 /// Sends a binary message.
 #[napi]
 pub fn send_binary(h: u32, data: &[u8], len: Option<u32>) -> Result<(), String> {
@@ -448,8 +556,8 @@ pub fn send_binary(h: u32, data: &[u8], len: Option<u32>) -> Result<(), String> 
 /// Sends a binary message from a Buffer the engine may keep instead of
 /// copying (a server without permessage-deflate, 4 KiB and more). Returns
 /// true when it was kept: the Buffer is then a piece of the output, which
-/// `take_output_parts` marks with `null` in its place, and JS writes the
-/// Buffer itself there. The engine holds a reference until then.
+/// `take_output_parts` leaves out and tells JS where to put, and JS writes
+/// the Buffer itself there. The engine holds a reference until then.
 #[napi]
 pub fn send_binary_ref(h: u32, data: Buffer) -> Result<bool, String> {
     with(h, |n| {
@@ -462,37 +570,104 @@ pub fn send_binary_ref(h: u32, data: Buffer) -> Result<bool, String> {
     })
 }
 
-/// Takes the output as pieces: Buffers of the engine's bytes, and `null`
-/// where a Buffer kept by `send_binary_ref` goes (oldest first). `null`
-/// when there is no output.
+/// Hands the staged sends to the engine (as `send_batch`, when `batch` is
+/// given), then takes all output, with no JS object per piece.
+///
+/// The engine's own bytes (frame headers, copied frames) come back to
+/// back. Where Buffers kept by reference (`send_binary_ref`, batch kind 5)
+/// go among them is written to `split`, as little-endian u32s from byte
+/// `SPLIT_CUTS` on: the number of own bytes, the number of kept Buffers,
+/// then each one's offset among the own bytes (oldest first). JS slices its
+/// own bytes there and puts its kept Buffers in between, so a large send
+/// costs no native call of its own. The own bytes are returned as a
+/// Buffer, except when there are kept Buffers and the bytes fit the first
+/// `SPLIT_CUTS` bytes of `split` (frame headers, usually): then they are
+/// there and the result is `null`, which is also the result when there is
+/// no output (both counts 0). `split` must have room for an offset per
+/// kept Buffer, which JS counts.
 #[napi]
-pub fn take_output_parts<'env>(env: &'env Env, h: u32) -> Result<Option<Array<'env>>, String> {
+pub fn take_output_parts<'env>(
+    env: &'env Env,
+    h: u32,
+    batch: Option<&[u8]>,
+    used: u32,
+    text: Option<JsString>,
+    refs: Option<Vec<Buffer>>,
+    mut split: Uint8ArraySlice,
+) -> Result<Option<BufferSlice<'env>>, String> {
+    if let Some(b) = batch {
+        // The one borrow that could alias `split` (engine memory cannot: a
+        // Buffer handed over is no longer the engine's).
+        let (s, e) = (split.as_ptr() as usize, split.as_ptr() as usize + split.len());
+        let (bs, be) = (b.as_ptr() as usize, b.as_ptr() as usize + b.len());
+        if bs < e && s < be {
+            return Err(invalid_argument("batch and split must not overlap"));
+        }
+    }
+    // SAFETY: `split` is a module-level Buffer of lib/connection.js, not
+    // overlapping `batch` (checked above), and JavaScript cannot run while
+    // this call holds it.
+    let split = unsafe { split.as_mut() };
     with(h, |n| {
+        if split.len() < SPLIT_CUTS + 8 {
+            return Err(invalid_argument("the split buffer is too short"));
+        }
+        if let Some(batch) = batch {
+            send_staged(env, &mut n.conn, prefix(batch, Some(used))?, text, refs)?;
+        }
+        let (scratch, cuts) = split.split_at_mut(SPLIT_CUTS);
+        let mut put = |i: usize, v: usize| -> JsResult<()> {
+            let slot =
+                cuts.get_mut(4 * i..4 * i + 4).ok_or_else(|| invalid_argument("the split buffer is too short"))?;
+            slot.copy_from_slice(&clamp(v).to_le_bytes());
+            Ok(())
+        };
         let conn = &mut n.conn;
-        if !conn.wants_write() {
-            return Ok(None);
-        }
-        let mut parts = env.create_array(0).map_err(napi_error)?;
         if conn.output().len() == conn.buffered_out() {
-            // One piece: as `take_output` (large output handed over).
-            if let Some(all) = take_all(env, conn)? {
-                parts.set(0, all).map_err(napi_error)?;
-            }
-            return Ok(Some(parts));
+            // No kept Buffers: one piece, as `take_output`.
+            let all = take_all(env, conn)?;
+            put(0, all.as_ref().map_or(0, |b| b.len()))?;
+            put(1, 0)?;
+            return Ok(all);
         }
-        let mut i = 0;
+        let mut own = 0usize;
+        let mut kept = 0usize;
+        // Set once the own bytes outgrow the scratch part.
+        let mut spill: Option<Vec<u8>> = None;
         while conn.wants_write() {
             let piece = conn.output();
             let len = piece.len();
             if conn.output_is_shared() {
-                parts.set(i, Null).map_err(napi_error)?;
+                put(2 + kept, spill.as_ref().map_or(own, Vec::len))?;
+                kept += 1;
             } else {
-                parts.set(i, new_buffer(env, &[piece])?).map_err(napi_error)?;
+                match spill.as_mut() {
+                    Some(v) => v.extend_from_slice(piece),
+                    None if own + len <= scratch.len() => {
+                        scratch[own..own + len].copy_from_slice(piece);
+                        own += len;
+                    }
+                    None => {
+                        let mut v = Vec::with_capacity(own + conn.buffered_out());
+                        v.extend_from_slice(&scratch[..own]);
+                        v.extend_from_slice(piece);
+                        spill = Some(v);
+                    }
+                }
             }
             conn.consume_output(len);
-            i += 1;
         }
-        Ok(Some(parts))
+        put(1, kept)?;
+        match spill {
+            None => {
+                put(0, own)?;
+                Ok(None)
+            }
+            Some(v) => {
+                put(0, v.len())?;
+                new_buffer(env, &[&v]).map(Some)
+            }
+        }
     })
 }
 
@@ -521,6 +696,15 @@ pub fn pong(h: u32, data: Option<&[u8]>) -> Result<(), String> {
 #[napi]
 pub fn close(h: u32, code: u16, reason: Option<String>) -> Result<(), String> {
     with(h, |n| n.conn.close(code, reason.as_deref().unwrap_or("")).map_err(core_error))
+}
+
+/// Whether the engine keeps a binary payload of `len` bytes by reference
+/// (`send_binary_ref`, batch kind 5) rather than copying it: a server
+/// without permessage-deflate, 4 KiB and more. Fixed once the connection
+/// is open.
+#[napi]
+pub fn shares(h: u32, len: u32) -> Result<bool, String> {
+    read(h, |n| n.conn.shares(len as usize))
 }
 
 /// Takes the bytes to write to the transport (`null` when none).
@@ -607,26 +791,85 @@ pub fn test_panic(h: u32) -> Result<(), String> {
 }
 
 /// Sends many whole messages in one call. `batch[..used]` holds records of
-/// a kind byte (1 text, 2 binary), a little-endian u32 length and the
-/// payload; the JS layer fills it from small sends so that a burst of small
-/// messages crosses the boundary once. Stops at the first failure, which
-/// the JS layer prevents by staging only while the connection is open.
+/// a kind byte, a little-endian u32 length and, for kinds 2 and 3, the
+/// payload (the length counts its bytes): 2 is binary, 3 text as UTF-16
+/// code units, little-endian (as `buf.ucs2Write` writes them); 4 is text
+/// whose code units are the next `length` units of `text` (the short
+/// staged strings, joined); 5 is binary whose payload is the next Buffer
+/// of `refs`, `length` bytes long, kept by reference as `send_binary_ref`
+/// keeps it (only where the engine keeps payloads: a server without
+/// permessage-deflate, 4 KiB and more). The JS layer fills it from sends
+/// made while the connection is open, so that a burst crosses the
+/// boundary once. Stops at the first failure, which the JS layer prevents
+/// by staging only sends that cannot fail.
 #[napi]
-pub fn send_batch(h: u32, batch: &[u8], used: u32) -> Result<(), String> {
-    with(h, |n| {
-        let mut rest = prefix(batch, Some(used))?;
-        while !rest.is_empty() {
-            let (head, tail) = rest.split_at_checked(5).ok_or_else(|| invalid_argument("truncated batch record"))?;
-            let len = u32::from_le_bytes([head[1], head[2], head[3], head[4]]) as usize;
-            let (payload, tail) =
-                tail.split_at_checked(len).ok_or_else(|| invalid_argument("batch record past the end"))?;
-            match head[0] {
-                1 => n.conn.send_text(utf8(payload)?).map_err(core_error)?,
-                2 => n.conn.send_binary(payload).map_err(core_error)?,
-                k => return Err(invalid_argument(format!("unknown batch record kind {k}"))),
-            }
+pub fn send_batch(
+    env: &Env,
+    h: u32,
+    batch: &[u8],
+    used: u32,
+    text: Option<JsString>,
+    refs: Option<Vec<Buffer>>,
+) -> Result<(), String> {
+    with(h, |n| send_staged(env, &mut n.conn, prefix(batch, Some(used))?, text, refs))
+}
+
+/// `send_batch` on a connection.
+fn send_staged(
+    env: &Env,
+    conn: &mut Connection,
+    records: &[u8],
+    text: Option<JsString>,
+    refs: Option<Vec<Buffer>>,
+) -> JsResult<()> {
+    let mut refs = refs.unwrap_or_default().into_iter();
+    let r = match text {
+        Some(t) => with_units(env, t, |units| send_records(conn, records, units, &mut refs)),
+        None => send_records(conn, records, &[], &mut refs),
+    };
+    if r.is_ok() && refs.next().is_some() {
+        return Err(invalid_argument("more Buffers than kind 5 records"));
+    }
+    r
+}
+
+/// The records of `send_batch`; `units` holds the code units of the text
+/// records, as little-endian bytes, and `refs` the kept Buffers.
+fn send_records(
+    conn: &mut Connection,
+    mut rest: &[u8],
+    mut units: &[u8],
+    refs: &mut impl Iterator<Item = Buffer>,
+) -> JsResult<()> {
+    while !rest.is_empty() {
+        let (head, tail) = rest.split_at_checked(5).ok_or_else(|| invalid_argument("truncated batch record"))?;
+        let len = u32::from_le_bytes([head[1], head[2], head[3], head[4]]) as usize;
+        if head[0] == 4 {
+            let (these, later) =
+                units.split_at_checked(2 * len).ok_or_else(|| invalid_argument("text record past the end"))?;
+            send_utf16(conn, these)?;
+            units = later;
             rest = tail;
+            continue;
         }
-        Ok(())
-    })
+        if head[0] == 5 {
+            let data = refs.next().ok_or_else(|| invalid_argument("a kind 5 record without its Buffer"))?;
+            if data.len() != len || !conn.shares(len) {
+                return Err(invalid_argument("a kind 5 record the engine would not keep by reference"));
+            }
+            conn.send_binary_shared(Bytes::from_owner(data)).map_err(core_error)?;
+            rest = tail;
+            continue;
+        }
+        let (payload, tail) =
+            tail.split_at_checked(len).ok_or_else(|| invalid_argument("batch record past the end"))?;
+        match head[0] {
+            2 => conn.send_binary(payload).map_err(core_error)?,
+            3 if len.is_multiple_of(2) => send_utf16(conn, payload)?,
+            3 => return Err(invalid_argument("a UTF-16 record has an odd length")),
+            k => return Err(invalid_argument(format!("unknown batch record kind {k}"))),
+        }
+        rest = tail;
+    }
+    Ok(())
 }

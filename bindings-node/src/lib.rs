@@ -18,3 +18,4 @@ mod events;
 mod handles;
 mod handshake;
 mod options;
+mod utf16;
