@@ -550,7 +550,7 @@ impl Connection {
         let src = |s: Src| match s {
             Src::In(r) => &self.inbuf[r],
             Src::Msg => msg,
-            Src::Diverted(slot) => &self.diversions().bufs[slot][..],
+            Src::Diverted(slot) => self.diversions().payload(slot),
         };
         Ok(Some(match ready {
             Ready::Request(r) => Event::Request(r),
@@ -573,7 +573,7 @@ impl Connection {
         let diverted: usize = self
             .diverted
             .as_ref()
-            .map_or(0, |d| d.queue.iter().skip(d.handed_out as usize).map(|q| d.bufs[q.slot].len()).sum());
+            .map_or(0, |d| d.queue.iter().skip(d.handed_out as usize).map(|q| d.payload(q.slot).len()).sum());
         self.inbuf.len() - self.rpos - self.deferred + if self.clear_msgbuf { 0 } else { self.msgbuf.len() } + diverted
     }
 
@@ -720,7 +720,7 @@ impl Connection {
             let slot = d.queue.pop_front().expect("a diverted message was handed out").slot;
             spare.clear();
             std::mem::swap(&mut d.bufs[slot], spare);
-            return Some(0..spare.len());
+            return Some(std::mem::take(&mut d.starts[slot])..spare.len());
         }
         if self.clear_msgbuf {
             // Assembled in `msgbuf`, which holds nothing else.
@@ -1046,6 +1046,7 @@ impl Connection {
             d.handed_out = false;
             let slot = d.queue.pop_front().expect("a diverted message was handed out").slot;
             d.bufs[slot].clear();
+            d.starts[slot] = 0;
         }
     }
 
@@ -1462,7 +1463,7 @@ impl Connection {
     fn diverted_frame(&mut self, mut f: InFrame) -> Result<Option<Ready>, Error> {
         let diversions = self.diverted.as_deref().expect("a diverted payload is pending");
         let d = *diversions.queue.front().expect("a diverted frame has an entry");
-        let payload = &diversions.bufs[d.slot];
+        let payload = diversions.payload(d.slot);
         let have = payload.len() as u64;
         let take = have - f.done;
         if take == 0 && f.remaining > 0 {

@@ -267,3 +267,65 @@ fn partial_delivery_and_released_memory() {
     }
     assert_eq!(events, vec![Ev::binary(&big), Ev::binary(&big[..20_000])]);
 }
+
+// Where a diverted payload lands in its buffer, on x86-64 (copies run at
+// full speed there; see `frame::unmasker::place`): shortly before its
+// source modulo 4 KiB, whatever the allocator returned and wherever the
+// caller's reads start; a payload under 256 KiB on a cache line, a larger
+// one exactly 32 bytes before (so with its source's alignment). The bytes
+// and the handed-over range are exact either way.
+#[test]
+fn payload_lands_behind_its_source() {
+    let big = binary(300_000, 9);
+    let mid = binary(100_000, 5);
+    let t = text(60_000, 4);
+    for (role, wire) in [
+        ("server", cat(&[&cframe(BIN, &big), &cframe(BIN, &mid), &cframe(TXT, t.as_bytes())])),
+        ("client", cat(&[&sframe(BIN, &big), &sframe(BIN, &mid), &sframe(TXT, t.as_bytes())])),
+    ] {
+        // 2 bytes, then a 64-bit or 16-bit length, then a server's key.
+        let header = |len: usize| 2 + if len > 65_535 { 8 } else { 2 } + if role == "server" { 4 } else { 0 };
+        for shift in [0usize, 1, 7, 32, 63, 100, 4095] {
+            // The caller's read buffer starts `shift` bytes into a page.
+            let mut backing = vec![0u8; wire.len() + 8192];
+            let base = backing.as_ptr() as usize;
+            let at = (4096 - base % 4096 + shift) % 4096;
+            backing[at..at + wire.len()].copy_from_slice(&wire);
+            let input = &backing[at..at + wire.len()];
+            let mut c = if role == "server" { server() } else { client() };
+            let mut spare = Vec::new();
+            let mut got: Vec<Vec<u8>> = Vec::new();
+            let mut src_at = 0; // where in `input` the next payload starts
+            for piece in input.chunks(16 << 10) {
+                c.receive(piece);
+                while let Some(e) = c.poll_event().unwrap() {
+                    let data: &[u8] = match e {
+                        Event::Binary(b) => b,
+                        Event::Text(s) => s.as_bytes(),
+                        other => panic!("unexpected {other:?}"),
+                    };
+                    let len = data.len();
+                    src_at += header(len);
+                    let src = input[src_at..].as_ptr() as usize;
+                    if cfg!(target_arch = "x86_64") {
+                        let dst = data.as_ptr() as usize;
+                        let behind = src.wrapping_sub(dst) & 4095;
+                        let what = format!("{role}, reads from {shift} into a page, {len}-byte payload");
+                        if len >= 256 << 10 {
+                            assert_eq!(behind, 32, "{what}");
+                        } else {
+                            assert_eq!(dst % 64, 0, "{what}");
+                            assert!((32..96).contains(&behind), "{what}: {behind} bytes behind");
+                        }
+                    }
+                    src_at += len;
+                    let range = c.swap_payload_buffer(&mut spare).expect("a diverted payload");
+                    assert_eq!(range.len(), len);
+                    got.push(spare[range].to_vec());
+                }
+            }
+            assert_eq!(got, vec![big.clone(), mid.clone(), t.as_bytes().to_vec()], "{role}, shift {shift}");
+            assert_eq!(c.buffered_in(), 0);
+        }
+    }
+}
