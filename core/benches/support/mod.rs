@@ -130,16 +130,24 @@ pub fn build(kind: Kind, size: usize, masked: bool) -> Stream {
 /// A transport that reads a stream over and over in pieces of at most
 /// `chunk` bytes (a read never crosses the end of the stream, so each pass
 /// ends on a message boundary), and whose writes land in a reusable buffer.
+///
+/// The write buffer starts on a page boundary, for every library alike: a
+/// copy's speed depends on where its destination lies relative to its
+/// source modulo 4 KiB (by up to a third on the machine of BENCHMARKS.md),
+/// so sinks wherever the allocator put them would hand one library or
+/// another a faster or slower copy by chance.
 pub struct Loop {
     data: &'static [u8],
     pos: usize,
     chunk: usize,
-    pub written: Vec<u8>,
+    written: Vec<u8>,
+    /// Padding before the page boundary where written bytes start.
+    pad: usize,
 }
 
 impl Loop {
     pub fn new(data: &'static [u8], chunk: usize) -> Loop {
-        Loop { data, pos: 0, chunk, written: Vec::new() }
+        Loop { data, pos: 0, chunk, written: Vec::new(), pad: 0 }
     }
 
     fn next_piece(&mut self, room: usize) -> &'static [u8] {
@@ -165,8 +173,15 @@ impl Loop {
     /// Copies written bytes as a socket would copy them into the kernel;
     /// the buffer is recycled so that it never grows past a few MiB.
     pub fn sink(&mut self, buf: &[u8]) {
-        if self.written.len() + buf.len() > SINK_LIMIT {
-            self.written.clear();
+        if self.written.capacity() == 0 {
+            // Room for the limit and one more large write, never regrown.
+            self.written.reserve_exact(SINK_LIMIT + (4 << 20) + 4096);
+            self.pad = self.written.as_ptr() as usize % 4096;
+            self.pad = (4096 - self.pad) % 4096;
+            self.written.resize(self.pad, 0);
+        }
+        if self.written.len() - self.pad + buf.len() > SINK_LIMIT {
+            self.written.truncate(self.pad);
         }
         self.written.extend_from_slice(buf);
     }
