@@ -1045,8 +1045,9 @@ impl Connection {
         if let Some(d) = self.diverted.as_deref_mut().filter(|d| d.handed_out) {
             d.handed_out = false;
             let slot = d.queue.pop_front().expect("a diverted message was handed out").slot;
-            d.bufs[slot].clear();
-            d.starts[slot] = 0;
+            // The padding stays, for the next payload to reuse.
+            let start = d.starts[slot];
+            d.bufs[slot].truncate(start);
         }
     }
 

@@ -114,7 +114,8 @@ pub(crate) enum DivertedText {
 pub(crate) struct Diversions {
     /// Diverted messages not yet handed out, oldest first (at most two).
     pub queue: VecDeque<Diverted>,
-    /// The two payload buffers; a buffer no queued message names is empty.
+    /// The two payload buffers; a buffer no queued message names holds at
+    /// most the padding its last payload had (see [`place`]).
     pub bufs: [Vec<u8>; 2],
     /// Where the payload starts in each buffer (see [`place`]); the bytes
     /// before are padding.
@@ -378,13 +379,20 @@ const PLACE_SAME_ALIGNMENT_MIN: usize = 256 << 10;
 /// into one buffer in multiples of 4 KiB (or hands over a contiguous
 /// stream); other reads leave it as good as chance. Costs at most 4 KiB of
 /// padding per diverted payload (16 KiB or more). Other CPUs take none.
+///
+/// `buf` may still hold the padding of the payload before it (see
+/// `Connection::settle`): what of it the new padding covers is reused, so a
+/// buffer that goes on receiving large messages is not zeroed again for
+/// each (4 % of the time of 64 KiB messages otherwise).
 fn place(buf: &mut Vec<u8>, len: usize, src: usize) -> usize {
-    debug_assert!(buf.is_empty());
     if !cfg!(target_arch = "x86_64") {
+        buf.clear();
         buf.reserve_exact(len);
         return 0;
     }
-    buf.reserve_exact(len + 4095);
+    // Room first: growing may move the buffer, and the padding depends on
+    // where it is.
+    buf.reserve_exact((len + 4095).saturating_sub(buf.len()));
     let behind = src.wrapping_sub(PLACE_BEHIND);
     let target = if len >= PLACE_SAME_ALIGNMENT_MIN { behind } else { behind & !63 };
     let pad = target.wrapping_sub(buf.as_ptr() as usize) & 4095;
