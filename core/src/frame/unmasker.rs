@@ -356,9 +356,10 @@ const PLACE_BEHIND: usize = 32;
 /// their source's alignment; shorter ones start on a cache line.
 const PLACE_SAME_ALIGNMENT_MIN: usize = 256 << 10;
 
-/// Makes room in the empty `buf` for a payload of `len` bytes whose first
-/// bytes are at address `src`, and pads its start so that the payload lands
-/// a little before `src` modulo 4 KiB; returns the padding.
+/// Makes room in `buf` (empty but for the padding of its last payload) for a
+/// payload of `len` bytes whose first bytes are at address `src`, and pads
+/// its start so that the payload lands a little before `src` modulo 4 KiB;
+/// returns the padding.
 ///
 /// Why: both `memcpy` and the vector kernels copy at a fraction of their
 /// speed when the destination lies a little after the source modulo 4 KiB,
@@ -367,10 +368,11 @@ const PLACE_SAME_ALIGNMENT_MIN: usize = 256 << 10;
 /// the loads run ahead of the stores and never meet them. Measured on AMD
 /// Zen 3 (64 KiB pieces): `memcpy` at 26 GB/s for distances of 42–127
 /// bytes (3–6 GB/s for 2–40, see `mask::extend_copy`), 38 GB/s from -120 to
-/// 0; the fused UTF-8 copy of a 256 KiB piece at 14–16 GB/s for 64–248
-/// bytes, 18–19 GB/s from -64 to -16. Received whole in 64 KiB reads, mixed
-/// text of 1 MiB went from 13.3 to 18.6 GB/s (client) and 14.7 to 16.1
-/// (server), and binary from 27–31 to 33–34 GB/s. Alignment matters next:
+/// 0; the fused UTF-8 copy of a 256 KiB piece at 14–17 GB/s for 64–248
+/// bytes, 18–19 GB/s from -64 to -16. Received in 64 KiB reads, mixed text
+/// of 1 MiB went from 13.2–13.5 to 17.5–17.8 GB/s (client) and 14.5–14.9 to
+/// 15.5–16.2 (server), binary from 26.6–30.6 to 34.2–34.8 (client), and
+/// 64 KiB messages stayed where they were. Alignment matters next:
 /// a 1 MiB text copied to exactly 32 bytes before its source (so with the
 /// same alignment) ran at 18.6 GB/s against 16.5 starting on a cache line,
 /// and a 64 KiB one at 14.5 against 16.0 the other way round.
