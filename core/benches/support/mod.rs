@@ -176,8 +176,7 @@ impl Loop {
         if self.written.capacity() == 0 {
             // Room for the limit and one more large write, never regrown.
             self.written.reserve_exact(SINK_LIMIT + (4 << 20) + 4096);
-            self.pad = self.written.as_ptr() as usize % 4096;
-            self.pad = (4096 - self.pad) % 4096;
+            self.pad = self.written.as_ptr().align_offset(4096);
             self.written.resize(self.pad, 0);
         }
         if self.written.len() - self.pad + buf.len() > SINK_LIMIT {
