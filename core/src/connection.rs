@@ -1507,16 +1507,21 @@ impl Connection {
         let room = self.config.max_message_size.saturating_sub(self.msg.size);
         let limit = before.saturating_add(usize::try_from(room).unwrap_or(usize::MAX));
         let ext = self.extension.as_mut().expect("transformed messages need an extension");
-        if let Err(e) = ext.decode(&self.inbuf[chunk], last, &mut self.msgbuf, limit) {
+        let decoded = ext.decode(&self.inbuf[chunk], last, &mut self.msgbuf, limit);
+        self.msg.size += (self.msgbuf.len() - before) as u64;
+        // Text is checked first even when decoding failed: what the
+        // extension produced before its error comes earlier in the message,
+        // and had the input arrived in smaller reads, that text would have
+        // been checked (and failed) before the bad bytes were seen.
+        if self.msg.kind == Some(DataKind::Text) && self.msg.utf8.feed(&self.msgbuf[before..]).is_err() {
+            return Err(self.fail(ErrorKind::InvalidUtf8, "text message is not valid UTF-8"));
+        }
+        if let Err(e) = decoded {
             let kind = match e.close_code {
                 close::MESSAGE_TOO_BIG => ErrorKind::TooBig,
                 code => ErrorKind::Extension(code),
             };
             return Err(self.fail(kind, e.detail));
-        }
-        self.msg.size += (self.msgbuf.len() - before) as u64;
-        if self.msg.kind == Some(DataKind::Text) && self.msg.utf8.feed(&self.msgbuf[before..]).is_err() {
-            return Err(self.fail(ErrorKind::InvalidUtf8, "text message is not valid UTF-8"));
         }
         Ok(())
     }

@@ -192,6 +192,26 @@ fn invalid_utf8_after_inflating_fails_with_1007() {
     assert_eq!(evs, vec![Ev::Error(ErrorKind::InvalidUtf8, Some(1007))]);
 }
 
+// §8.1 and RFC 7692 §6.2: the first error in the message is the one
+// reported, however the bytes arrive. Here invalid UTF-8 inflates from the
+// start of the payload and invalid deflate data follows it: read whole, the
+// inflater stops at the bad block after producing the bad text; read in
+// pieces, the text is checked before the bad block arrives. Both must end in
+// the UTF-8 error (and the same close frame, which `feed_all_ways` checks).
+#[test]
+fn invalid_utf8_before_invalid_deflate_data_is_reported_first() {
+    let (ext, _) = server_ext("permessage-deflate", plain()).unwrap();
+    let mut server = open_server(ext);
+    server.send_binary(b"ok \xff\xfe bad").unwrap();
+    let mut out = server.take_output();
+    assert!(out[1] < 120, "a 7-bit length");
+    out[0] = 0xc1;
+    out[1] += 3;
+    out.extend_from_slice(&[0xff, 0xff, 0xff]);
+    let (evs, _) = feed_all_ways(&|| open_client(default_client()), &out);
+    assert_eq!(evs, vec![Ev::Error(ErrorKind::InvalidUtf8, Some(1007))]);
+}
+
 /// A client/server pair connected through memory, with deflate offered and
 /// accepted using the given configurations.
 fn pair(client_cfg: DeflateConfig, server_cfg: DeflateConfig, limit: u64) -> (Connection, Connection, Option<String>) {
@@ -449,6 +469,60 @@ fn message_at_the_limit_is_accepted() {
     client.send_binary(&[b'a'; 100_001]).unwrap();
     server.receive(&client.take_output());
     assert_eq!(server.poll_event().unwrap_err().close_code(), Some(1009));
+}
+
+// A message that fills the limit exactly, then goes on in a new deflate
+// stream (its first ended with BFINAL, §7.2.3.4): the inflater is probed for
+// one more byte at the limit, and each probe must make progress or end the
+// message. An empty stream is accepted, a bad one fails with 1007 and one
+// more byte with 1009. (The probe once asked an ended stream for more
+// forever: a hang the fuzzer found.)
+#[test]
+fn more_streams_after_the_limit_end_the_message() {
+    let hello_final = [0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+    let limited = || {
+        let config = Config { max_message_size: 5, mask_seed: Some(7), ..Config::default() };
+        Connection::open(Role::Client, config, Some(default_client()))
+    };
+    for (rest, want) in [
+        (&[0x03, 0x00][..], Ev::Text("Hello".into())),
+        (&[0x00][..], Ev::Text("Hello".into())),
+        (&[0xff, 0xff][..], Ev::Error(ErrorKind::Extension(1007), Some(1007))),
+        (&[0x53, 0x04, 0x00][..], Ev::Error(ErrorKind::TooBig, Some(1009))),
+    ] {
+        let payload = [&hello_final[..], rest].concat();
+        let frame = [&[0xc1, payload.len() as u8][..], &payload].concat();
+        let (evs, _) = feed_all_ways(&limited, &frame);
+        assert_eq!(evs, vec![want], "then {rest:02x?}");
+    }
+}
+
+// RFC 7692 §7.2.3.6: an empty message is sent as the single byte 0x00,
+// also when the compressor keeps its context and so has nothing at all to
+// flush (which once tripped an assertion); the same for an empty last
+// fragment. The peer inflates all of it, in order.
+#[test]
+fn empty_messages_with_context_takeover_are_one_zero_byte() {
+    const TEXT: &str = "a text long enough to refer back to";
+    let (ext, _) = server_ext("permessage-deflate", plain()).unwrap();
+    let mut server = open_server(ext);
+    server.send_text(TEXT).unwrap();
+    let first = server.take_output();
+    server.send_text("").unwrap();
+    assert_eq!(server.take_output(), [0xc1, 0x01, 0x00]);
+    server.send_fragment(wsproto_core::DataKind::Binary, b"x", false).unwrap();
+    server.send_fragment(wsproto_core::DataKind::Binary, b"", true).unwrap();
+    let fragments = server.take_output();
+    assert_eq!(fragments[fragments.len() - 3..], [0x80, 0x01, 0x00], "the last fragment");
+    server.send_text(TEXT).unwrap();
+    let last = server.take_output();
+    assert!(last.len() < first.len(), "the second text refers back to the first");
+    let wire = [&first[..], &[0xc1, 0x01, 0x00], &fragments, &last].concat();
+    let (evs, _) = feed_all_ways(&|| open_client(default_client()), &wire);
+    assert_eq!(
+        evs,
+        vec![Ev::Text(TEXT.into()), Ev::Text(String::new()), Ev::Binary(b"x".to_vec()), Ev::Text(TEXT.into())]
+    );
 }
 
 // Context is released between messages when neither side keeps it.

@@ -317,10 +317,15 @@ impl Extension for PerMessageDeflate {
             return Ok(None);
         }
         if fin {
-            // §7.2.1: drop the sync flush's empty stored block marker.
-            debug_assert!(out.ends_with(&TAIL));
-            out.truncate(out.len().saturating_sub(TAIL.len()));
-            if out.is_empty() {
+            // §7.2.1: drop the sync flush's empty stored block marker. A
+            // compressor that keeps its context and has nothing new since its
+            // last flush (an empty message, or an empty last fragment) writes
+            // nothing at all, not even the marker.
+            if out.len() > start {
+                debug_assert!(out.ends_with(&TAIL));
+                out.truncate(out.len() - TAIL.len());
+            }
+            if out.len() == start {
                 out.push(0x00); // §7.2.3.6: an empty message compresses to one 0x00 byte.
             }
         }
@@ -347,13 +352,21 @@ fn inflate_into(
     loop {
         if out.len() >= limit {
             // Full: fail if the inflater has even one more byte to give.
+            // Every turn must consume input or end: a stream that ended
+            // (BFINAL) or broke gives nothing more, however often asked.
             let mut probe = [0u8; 1];
-            let before = inflate.total_in();
-            let produced = inflate.total_out();
-            let _ = inflate.decompress(input, &mut probe, InflateFlush::SyncFlush);
-            input = &input[(inflate.total_in() - before) as usize..];
-            if inflate.total_out() > produced {
+            let before_in = inflate.total_in();
+            let before_out = inflate.total_out();
+            let status = inflate.decompress(input, &mut probe, InflateFlush::SyncFlush);
+            let consumed = (inflate.total_in() - before_in) as usize;
+            input = &input[consumed..];
+            if inflate.total_out() > before_out {
                 return Err(ext_error(1009, "message larger than the limit after decompression"));
+            }
+            match status {
+                Ok(Status::StreamEnd) => inflate.reset(false),
+                Ok(_) if consumed > 0 || input.is_empty() => {}
+                Ok(_) | Err(_) => return Err(ext_error(1007, "invalid deflate data")),
             }
             if input.is_empty() {
                 return Ok(());
