@@ -6,11 +6,16 @@ client seeds mask nothing (servers do not mask); the server seeds mask with
 the RFC 6455 section 5.7 key. The handshake_client seed answers the request
 of a client seeded with SEED = 1, so it computes that client's key with the
 same SplitMix64 generator as wsproto_core::SeededRandom.
+
+Files named regress-* are not written here: they are inputs the fuzzer
+found (each once crashed or hung the engine), kept so that every run of the
+seeds (`cargo test` in fuzz/, and the fuzzer's first pass) tries them again.
 """
 import base64
 import hashlib
 import os
 import struct
+import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 KEY = bytes([0x37, 0xFA, 0x21, 0x3D])
@@ -45,6 +50,39 @@ def stream(mask):
         f(0x0B, b"") + f(0xC1, b"x"),
         bytes([0x82, 0x7F | (0x80 if mask else 0)]) + struct.pack(">Q", 1 << 40) + (mask or b""),
         f(0x02, b"a" * 40) + f(0x00, b"b" * 40) + f(0x00, b"") + f(0x80, b"c" * 40),
+    ]
+
+
+def deflate_stream(mask, keep=False):
+    """Compressed messages (RSV1 set) as permessage-deflate sends them: each
+    message a sync-flushed raw deflate stream without its 00 00 ff ff tail.
+    With `keep`, one compressor runs across messages (context takeover)."""
+    shared = zlib.compressobj(wbits=-15)
+
+    def deflate(data):
+        c = shared if keep else zlib.compressobj(wbits=-15)
+        out = c.compress(data) + c.flush(zlib.Z_SYNC_FLUSH)
+        assert out.endswith(b"\x00\x00\xff\xff")
+        return out[:-4]
+
+    f = lambda first, p: frame(first, p, mask)
+    hello = deflate(b"Hello")
+    json = deflate(b'{"type":"update","values":[1,2,3,4,5,6,7,8,9,10]}' * 4)
+    again = deflate(b'{"type":"update","values":[1,2,3,4,5,6,7,8,9,10]}' * 4)
+    bomb = deflate(b"a" * 100_000)
+    final = zlib.compressobj(wbits=-15)
+    ended = final.compress(b"the end") + final.flush(zlib.Z_FINISH)
+    return [
+        f(0xC1, hello),
+        f(0xC2, json) + f(0xC2, again),
+        f(0x41, hello[:3]) + f(0x89, b"ping") + f(0x80, hello[3:]),
+        f(0x81, b"plain") + f(0xC1, hello),
+        f(0xC2, bomb),
+        f(0xC1, ended) + f(0xC1, hello),
+        f(0xC1, b"\xff\xff\xff"),
+        f(0xC9, b"rsv1 ping"),
+        f(0xC1, deflate("d\u00e9j\u00e0".encode()[:-1])),
+        f(0x88, b"\x03\xe8bye"),
     ]
 
 
@@ -101,6 +139,19 @@ def frame_seeds(mask):
 
 write("frame_server", frame_seeds(KEY))
 write("frame_client", frame_seeds(None))
+
+
+def deflate_seeds(mask):
+    frames = deflate_stream(mask)
+    seeds = [(0, len(f) // 2, f) for f in frames]
+    seeds.append((64, 20, b"".join(deflate_stream(mask, keep=True)[:2])))  # context takeover
+    seeds.append((16, 9, frames[4]))  # a bomb against a 100-byte limit
+    seeds.append((1 | 128, 5, frames[1] + frames[2]))  # partial messages, 9-bit window
+    return seeds
+
+
+write("deflate_server", deflate_seeds(KEY))
+write("deflate_client", deflate_seeds(None))
 server_frames = stream(KEY)
 write(
     "handshake_server",

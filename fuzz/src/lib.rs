@@ -7,7 +7,8 @@
 //! transport cut the stream. Beyond not crashing, every failure must be a
 //! remote error with a close code the protocol allows for it.
 
-use wsproto_core::{Accept, ClientHandshake, Config, Connection, Event, Role, State};
+use wsproto_core::extension::deflate::{DeflateConfig, PerMessageDeflate};
+use wsproto_core::{Accept, ClientHandshake, Config, Connection, Event, Extension, ExtensionOffer, Role, State};
 
 /// The seed of the test clients' mask keys and handshake nonce; the seed
 /// corpus for `handshake_client` holds the matching accept value.
@@ -24,6 +25,10 @@ pub enum Target {
     HandshakeServer,
     /// A client from its opening handshake on.
     HandshakeClient,
+    /// An open server with permessage-deflate negotiated (see [`deflate`]).
+    DeflateServer,
+    /// An open client with permessage-deflate negotiated.
+    DeflateClient,
 }
 
 /// The configuration picked by the flags byte. Small limits so the limit
@@ -60,7 +65,43 @@ pub fn make(target: Target, flags: u8) -> Connection {
             c.take_output();
             c
         }
+        Target::DeflateServer => Connection::open(Role::Server, cfg, Some(deflate(Role::Server, flags))),
+        Target::DeflateClient => Connection::open(Role::Client, cfg, Some(deflate(Role::Client, flags))),
     }
+}
+
+/// permessage-deflate as a handshake would have left it for `role`. The
+/// flags byte's two high bits pick the parameters: with `64` both ends keep
+/// their compression context from one message to the next (so a message
+/// may refer back to earlier ones), without it both reset after each; with
+/// `128` the server's compressor is limited to a 9-bit window (what a
+/// client then inflates with, and what an echoing server compresses with).
+pub fn deflate(role: Role, flags: u8) -> Box<dyn Extension> {
+    let reset = flags & 64 == 0;
+    let small = flags & 128 != 0;
+    let config = DeflateConfig {
+        server_no_context_takeover: reset,
+        client_no_context_takeover: reset,
+        server_max_window_bits: small.then_some(9),
+        ..DeflateConfig::default()
+    };
+    let mut params = String::from("permessage-deflate");
+    if reset {
+        params += "; server_no_context_takeover; client_no_context_takeover";
+    }
+    if small {
+        params += "; server_max_window_bits=9";
+    }
+    let params = ExtensionOffer::parse_list(&params).expect("valid parameters");
+    let mut ext = PerMessageDeflate::new(role, config);
+    match role {
+        // `params` as the client's offer, or as the server's answer.
+        Role::Server => {
+            ext.accept(&params).expect("the offer is acceptable");
+        }
+        Role::Client => ext.finalize(&params[0]).expect("the answer matches the offer"),
+    }
+    Box::new(ext)
 }
 
 /// Everything a run produced, for comparing runs.
@@ -189,6 +230,25 @@ mod tests {
         assert_eq!(t.events[1..], ["text \"Hello\"", "close 1000 \"bye\""]);
     }
 
+    // The deflate seeds get through the inflater, and into each of its
+    // failures, in both roles.
+    #[test]
+    fn deflate_seeds_reach_the_inflater() {
+        for (name, target) in [("deflate_server", Target::DeflateServer), ("deflate_client", Target::DeflateClient)] {
+            let events = |n: &str| trace(target, &seed(name, n)).events;
+            assert_eq!(events("seed-00"), ["text \"Hello\"", "close 1006 \"\""], "{name}");
+            assert_eq!(events("seed-05"), ["text \"the end\"", "text \"Hello\"", "close 1006 \"\""], "{name}");
+            assert_eq!(events("seed-06"), ["error Extension(1007) Some(1007) None"], "{name}");
+            assert_eq!(events("seed-07"), ["error ReservedBits Some(1002) None"], "{name}");
+            assert_eq!(events("seed-08"), ["error InvalidUtf8 Some(1007) None"], "{name}");
+            assert_eq!(events("seed-11"), ["error TooBig Some(1009) None"], "{name}");
+            // Context takeover: the third message refers back to the second.
+            let e = events("seed-10");
+            assert_eq!((e.len(), &e[0]), (4, &"text \"Hello\"".to_owned()), "{name}");
+            assert!(e[1].starts_with("Binary([123, 34, 116") && e[1] == e[2], "{name}: {e:?}");
+        }
+    }
+
     // Every seed runs clean, whole and split.
     #[test]
     fn every_seed_runs() {
@@ -197,6 +257,8 @@ mod tests {
             ("frame_client", Target::FrameClient),
             ("handshake_server", Target::HandshakeServer),
             ("handshake_client", Target::HandshakeClient),
+            ("deflate_server", Target::DeflateServer),
+            ("deflate_client", Target::DeflateClient),
         ] {
             let dir = format!("{}/seeds/{name}", env!("CARGO_MANIFEST_DIR"));
             for entry in std::fs::read_dir(dir).unwrap() {
