@@ -145,17 +145,9 @@ fn perform(tx: &mut Connection, sends: &[Send]) -> (Vec<Ev>, Vec<Vec<u8>>) {
                 messages.push(b.clone());
             }
             Send::FragText(t, cuts) => {
-                let bytes = t.as_bytes();
-                let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
-                cuts.sort_unstable();
-                let mut start = 0;
-                for c in cuts {
-                    tx.send_fragment(DataKind::Text, &bytes[start..c], false).unwrap();
-                    start = c;
-                }
-                tx.send_fragment(DataKind::Text, &bytes[start..], true).unwrap();
+                send_text_cut(tx, t, cuts);
                 events.push(Ev::text(t));
-                messages.push(bytes.to_vec());
+                messages.push(t.as_bytes().to_vec());
             }
             Send::FragBinary(parts, ping) => {
                 for (i, p) in parts.iter().enumerate() {
@@ -186,21 +178,6 @@ fn perform(tx: &mut Connection, sends: &[Send]) -> (Vec<Ev>, Vec<Vec<u8>>) {
         }
     }
     (events, messages)
-}
-
-/// Cuts `wire` at the given sizes (cycled), never in empty pieces.
-fn cut<'a>(wire: &'a [u8], sizes: &[usize]) -> Vec<&'a [u8]> {
-    let mut pieces = Vec::new();
-    let mut rest = wire;
-    let mut i = 0;
-    while !rest.is_empty() {
-        let n = sizes[i % sizes.len()].clamp(1, rest.len());
-        let (a, b) = rest.split_at(n);
-        pieces.push(a);
-        rest = b;
-        i += 1;
-    }
-    pieces
 }
 
 /// Inflates one message's payload with miniz_oxide (the §7.2.2 tail

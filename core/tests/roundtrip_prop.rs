@@ -55,15 +55,7 @@ fn perform(tx: &mut Connection, sends: &[Send]) -> Vec<Ev> {
                 expected.push(Ev::binary(b));
             }
             Send::FragText(t, cuts) => {
-                let bytes = t.as_bytes();
-                let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
-                cuts.sort_unstable();
-                let mut start = 0;
-                for c in cuts {
-                    tx.send_fragment(DataKind::Text, &bytes[start..c], false).unwrap();
-                    start = c;
-                }
-                tx.send_fragment(DataKind::Text, &bytes[start..], true).unwrap();
+                send_text_cut(tx, t, cuts);
                 expected.push(Ev::text(t));
             }
             Send::FragBinary(parts) => {
@@ -86,21 +78,6 @@ fn perform(tx: &mut Connection, sends: &[Send]) -> Vec<Ev> {
         }
     }
     expected
-}
-
-/// Cuts `wire` at the given sizes (cycled), never in empty pieces.
-fn cut<'a>(wire: &'a [u8], sizes: &[usize]) -> Vec<&'a [u8]> {
-    let mut pieces = Vec::new();
-    let mut rest = wire;
-    let mut i = 0;
-    while !rest.is_empty() {
-        let n = sizes[i % sizes.len()].clamp(1, rest.len());
-        let (a, b) = rest.split_at(n);
-        pieces.push(a);
-        rest = b;
-        i += 1;
-    }
-    pieces
 }
 
 fn check_direction(

@@ -8,7 +8,7 @@
 //! owned [`Ev`] so they can be compared after the connection moved on.
 #![allow(dead_code)]
 
-use wsproto_core::{Config, ExtensionOffer};
+use wsproto_core::{Config, DataKind, ExtensionOffer};
 use wsproto_core::{Connection, Error, ErrorKind, Event, Random, Request, Response, Role, SeededRandom, State};
 
 /// The mask key used by hand-built client frames (the one in RFC 6455 §5.7).
@@ -530,4 +530,34 @@ pub fn parse_frames(mut wire: &[u8]) -> Vec<(u8, Vec<u8>)> {
         wire = &wire[pos + len..];
     }
     frames
+}
+
+/// Cuts `wire` at the given sizes (cycled), never in empty pieces.
+pub fn cut<'a>(wire: &'a [u8], sizes: &[usize]) -> Vec<&'a [u8]> {
+    let mut pieces = Vec::new();
+    let mut rest = wire;
+    let mut i = 0;
+    while !rest.is_empty() {
+        let n = sizes[i % sizes.len()].clamp(1, rest.len());
+        let (a, b) = rest.split_at(n);
+        pieces.push(a);
+        rest = b;
+        i += 1;
+    }
+    pieces
+}
+
+/// Sends `text` as one message in fragments cut at the byte offsets
+/// `cuts` (taken modulo its length + 1, in order), so possibly inside code
+/// points: §5.4 allows it, §8.1 is about the whole message.
+pub fn send_text_cut(tx: &mut Connection, text: &str, cuts: &[usize]) {
+    let bytes = text.as_bytes();
+    let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
+    cuts.sort_unstable();
+    let mut start = 0;
+    for c in cuts {
+        tx.send_fragment(DataKind::Text, &bytes[start..c], false).unwrap();
+        start = c;
+    }
+    tx.send_fragment(DataKind::Text, &bytes[start..], true).unwrap();
 }
