@@ -570,3 +570,78 @@ fn incompressible_large_messages_are_sent_plain() {
     let (evs, _) = feed_all_ways(&|| open_client(default_client()), &out);
     assert_eq!(evs, vec![Ev::Binary(vec![b'z'; 100_000])]);
 }
+
+// A compressor borrowed from the per-thread pool must compress exactly as a
+// fresh one. A reset zlib compressor still holds the data it compressed
+// last, and where it flushes in the middle of a stream (after a message with
+// context kept, after a fragment) its next matches depend on those stale
+// bytes. Pooled compressors pass between the connections of a thread, so
+// one connection's data decided the (valid) bytes another sent: a leak
+// across connections, found by the deflate_server fuzz target as output that
+// changed with the inputs run before.
+#[test]
+fn pooled_compressors_do_not_carry_other_connections_data() {
+    // What the fuzz target's connection echoed, as text messages.
+    #[rustfmt::skip]
+    let echoed: Vec<&[u8]> = vec![
+        b"\0", b"\0", b"\0", b"\0", b"\0", b"\0\0\0\0\0\0", b"\0", b"\0", b"\0\0", b"\0", b"\0", b"\0", b"\0",
+        b"\0", b"\0", b"\0", b" ", b"\0\0\0\0\0\0", b"\0",
+    ];
+    let mut random = vec![0u8; 3000];
+    wsproto_core::Random::fill(&mut wsproto_core::SeededRandom::new(5), &mut random);
+    let earlier: Vec<Vec<u8>> =
+        vec![vec![0; 300], vec![7; 100], (0..3000u32).map(|i| (i * 7 % 251) as u8).collect(), random];
+    // Messages of two or three letters, where matches of equal length to
+    // choose between abound.
+    let mut rng = wsproto_core::SeededRandom::new(8);
+    let small_alphabet: Vec<Vec<u8>> = (0..200)
+        .map(|i| {
+            let mut m = vec![0u8; 1 + i % 90];
+            wsproto_core::Random::fill(&mut rng, &mut m);
+            m.iter_mut().for_each(|b| *b = b"ab\0"[usize::from(*b) % (2 + i % 2)]);
+            m
+        })
+        .collect();
+    let outputs: Vec<(Vec<u8>, Vec<u8>, Vec<u8>)> = earlier
+        .iter()
+        .map(|e| {
+            // Another connection of this thread sends `e` and gives its
+            // compressor back (a server keeps no context by default), which
+            // the next connection takes.
+            let other = || {
+                let (ext, _) = server_ext("permessage-deflate", DeflateConfig::default()).unwrap();
+                let mut other = open_server(ext);
+                other.send_binary(e).unwrap();
+            };
+            // One keeping no context, for one fragmented message ...
+            other();
+            let (ext, _) = server_ext("permessage-deflate", DeflateConfig::default()).unwrap();
+            let mut fragments = open_server(ext);
+            for (i, m) in echoed.iter().enumerate() {
+                fragments.send_fragment(wsproto_core::DataKind::Binary, m, i + 1 == echoed.len()).unwrap();
+            }
+            // ... and one keeping its context for all its messages.
+            other();
+            let (ext, _) = server_ext("permessage-deflate", plain()).unwrap();
+            let mut kept = open_server(ext);
+            for m in &echoed {
+                kept.send_binary(m).unwrap();
+            }
+            // Whole messages keeping no context may use the pooled
+            // compressor, and must not depend on what it held either.
+            other();
+            let (ext, _) = server_ext("permessage-deflate", DeflateConfig::default()).unwrap();
+            let mut whole = open_server(ext);
+            for m in echoed.iter().copied().chain(small_alphabet.iter().map(Vec::as_slice)) {
+                whole.send_binary(m).unwrap();
+                other();
+            }
+            (kept.take_output(), fragments.take_output(), whole.take_output())
+        })
+        .collect();
+    for (e, out) in earlier.iter().zip(&outputs).skip(1) {
+        assert_eq!(out.0, outputs[0].0, "context kept, after another connection sent {} bytes", e.len());
+        assert_eq!(out.1, outputs[0].1, "fragments, after another connection sent {} bytes", e.len());
+        assert_eq!(out.2, outputs[0].2, "whole messages, after another connection sent {} bytes", e.len());
+    }
+}

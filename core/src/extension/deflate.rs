@@ -15,7 +15,8 @@
 //! table) and an inflater ~46 KiB. A side that does not keep its context
 //! between messages needs no state between messages, so such compressors and
 //! inflaters are borrowed from a small per-thread pool for the length of one
-//! message and returned reset: an idle connection then holds none. By
+//! message and returned reset: an idle connection then holds none (a
+//! fragmented message gets a fresh compressor instead; see `pool` for why). By
 //! default a server keeps no context for the messages it sends (it declares
 //! `server_no_context_takeover`), so an idle server connection costs one
 //! inflater (~46 KiB, for the client's context) against ~300 KiB for zlib's
@@ -300,7 +301,16 @@ impl Extension for PerMessageDeflate {
             return Ok(None);
         }
         let key = (self.config.level, window, self.config.mem_level);
-        let mut deflate = self.deflate.take().unwrap_or_else(|| pool::take_deflate(key));
+        // Only a whole message compressed in one go from a reset compressor
+        // may use a pooled one (see `pool`); a stream that goes on after a
+        // flush (context kept, or more fragments to come) starts fresh.
+        let mut deflate = self.deflate.take().unwrap_or_else(|| {
+            if first && fin && agreed.local_no_context {
+                pool::take_deflate(key)
+            } else {
+                pool::new_deflate(key)
+            }
+        });
         let start = out.len();
         deflate_into(&mut deflate, input, out)?;
         if first && fin && input.len() >= PLAIN_FALLBACK_MIN && out.len() - start > input.len() + TAIL.len() {
@@ -501,6 +511,17 @@ fn window_bits(k: &str, v: Option<&str>) -> Result<Option<u8>, String> {
 
 /// Per-thread pools of reset compressors and inflaters for sides that keep
 /// no context: a connection borrows one for a message and gives it back.
+///
+/// A reset compressor still holds, in its window, what it compressed last
+/// (a fresh one is zeroed). What zlib-rs writes for one whole message from
+/// the reset state, flushed once at its end, does not depend on those
+/// bytes; but what it writes after a flush, in a stream that goes on, does
+/// (zlib's match finder looks past the data it has): the output stays valid,
+/// yet one connection's data would decide the bytes another sends. So pooled
+/// compressors serve only whole messages (`take_deflate`), and streams that
+/// continue after a flush start from a fresh one (`new_deflate`): a
+/// connection keeping its context (one per connection) and a fragmented
+/// message. `tests/deflate.rs` checks both.
 mod pool {
     use super::*;
 
@@ -512,21 +533,25 @@ mod pool {
         static INFLATERS: RefCell<Vec<Inflate>> = const { RefCell::new(Vec::new()) };
     }
 
+    /// A reset compressor for one whole message (a fresh one if none).
     pub(super) fn take_deflate(key: Key) -> Deflate {
         let found = DEFLATERS.with(|p| {
             let mut p = p.borrow_mut();
             let i = p.iter().position(|(k, _)| *k == key)?;
             Some(p.swap_remove(i).1)
         });
-        found.unwrap_or_else(|| {
-            let (level, window, mem_level) = key;
-            Deflate::new_with_config(zlib_rs::DeflateConfig {
-                level: i32::from(level),
-                method: zlib_rs::Method::Deflated,
-                window_bits: -i32::from(window.max(9)),
-                mem_level: i32::from(mem_level),
-                strategy: zlib_rs::Strategy::Default,
-            })
+        found.unwrap_or_else(|| new_deflate(key))
+    }
+
+    /// A fresh compressor, its window zeroed.
+    pub(super) fn new_deflate(key: Key) -> Deflate {
+        let (level, window, mem_level) = key;
+        Deflate::new_with_config(zlib_rs::DeflateConfig {
+            level: i32::from(level),
+            method: zlib_rs::Method::Deflated,
+            window_bits: -i32::from(window.max(9)),
+            mem_level: i32::from(mem_level),
+            strategy: zlib_rs::Strategy::Default,
         })
     }
 
