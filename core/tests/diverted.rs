@@ -375,3 +375,43 @@ fn payload_lands_behind_its_source() {
         }
     }
 }
+
+// §5.2, §5.3: the walk stops at a small frame right after a diverted
+// payload, and more reads arrive before the application polls, so the
+// decoder is still in the diverted frame when the next read comes (the
+// `pair` fuzz target found this; it tripped an internal assertion). The
+// frames after it, small fragments and a ping, still decode exactly.
+#[test]
+fn reads_after_a_diverted_payload_before_polling() {
+    let big = text(20_000, 9);
+    let wire = cat(&[
+        &cframe(TXT, b"abcd"),
+        &cframe(TXT, big.as_bytes()),
+        &cfrag(TXT, b"a", false),
+        &cfrag(CONT, b"bcdefgh", false),
+        &cframe(PING, b"p"),
+        &cfrag(CONT, b"ijklmno", true),
+    ]);
+    let events = vec![Ev::text("abcd"), Ev::text(&big), Ev::Ping(b"p".to_vec()), Ev::text("abcdefghijklmno")];
+    let big_end = 10 + 8 + big.len();
+    for (first, short) in [(7, 5), (7, 1), (12, 100), (3000, 5)] {
+        for tail in 0..12 {
+            let mut s = server();
+            let mut got = Vec::new();
+            s.receive(&wire[..first]);
+            got.extend(poll_all(&mut s));
+            // All of the large message but `short` bytes: it is diverted.
+            s.receive(&wire[first..big_end - short]);
+            got.extend(poll_all(&mut s));
+            // The rest of it and `tail` bytes more, then the rest, and an
+            // empty read, all before polling.
+            let cut = big_end + tail;
+            s.receive(&wire[big_end - short..cut]);
+            s.receive(&wire[cut..]);
+            s.receive(&[]);
+            got.extend(poll_all(&mut s));
+            assert_eq!(got, events, "first read {first}, {short} short, {tail} after");
+            assert_eq!(s.take_output(), sframe(PONG, b"p"), "first read {first}, {short} short, {tail} after");
+        }
+    }
+}
