@@ -13,7 +13,7 @@
 
 FUZZ_TOOLS := $(ROOT)/build/tools
 CARGO_FUZZ := $(FUZZ_TOOLS)/bin/cargo-fuzz
-FUZZ_TARGETS ?= frame_server frame_client handshake_server handshake_client deflate_server deflate_client
+FUZZ_TARGETS ?= frame_server frame_client handshake_server handshake_client deflate_server deflate_client pair
 FUZZ_SECONDS ?= 20
 FUZZ_SANITIZER ?= address
 FUZZ_TARGET_DIR := $(ROOT)/target/fuzz

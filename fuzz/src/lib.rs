@@ -6,6 +6,11 @@
 //! the same events and output: a sans-IO decoder must not care where the
 //! transport cut the stream. Beyond not crashing, every failure must be a
 //! remote error with a close code the protocol allows for it.
+//!
+//! The `pair` target is different: its input is a script of commands for
+//! a client and a server wired to each other (see [`pair`]).
+
+pub mod pair;
 
 use wsproto_core::extension::deflate::{DeflateConfig, PerMessageDeflate};
 use wsproto_core::{Accept, ClientHandshake, Config, Connection, Event, Extension, ExtensionOffer, Role, State};
@@ -265,5 +270,33 @@ mod tests {
                 run(target, &std::fs::read(entry.unwrap().path()).unwrap());
             }
         }
+        let dir = format!("{}/seeds/pair", env!("CARGO_MANIFEST_DIR"));
+        for entry in std::fs::read_dir(dir).unwrap() {
+            pair::run(&std::fs::read(entry.unwrap().path()).unwrap());
+        }
+    }
+
+    // The pair seeds reach what they are named for.
+    #[test]
+    fn pair_seeds_reach_their_paths() {
+        let run = |name: &str| pair::run(&seed("pair", name));
+        let s = run("seed-00");
+        assert_eq!((s.messages, s.closes, s.refused, s.closed), (2, 2, 0, true), "{s:?}");
+        let s = run("seed-01");
+        assert!(s.payload_pieces >= 4 && s.messages == 4, "{s:?}");
+        let s = run("seed-02");
+        assert_eq!((s.messages, s.controls), (4, 3), "{s:?}");
+        let s = run("seed-03");
+        assert_eq!(s.messages, 3, "{s:?}");
+        let s = run("seed-04");
+        assert_eq!((s.refused, s.messages, s.closes, s.closed), (10, 1, 2, true), "{s:?}");
+        let s = run("seed-05");
+        assert_eq!((s.messages, s.controls, s.closes, s.refused, s.closed), (0, 3, 2, 1, true), "{s:?}");
+        let s = run("seed-06");
+        assert_eq!((s.messages, s.closes), (0, 0), "{s:?}");
+        let s = run("seed-07");
+        assert_eq!((s.messages, s.controls), (3, 2), "{s:?}");
+        let s = run("seed-08");
+        assert!(s.messages == 2 && s.pieces >= 3, "{s:?}");
     }
 }
