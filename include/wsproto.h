@@ -825,7 +825,9 @@ wsproto_result wsproto_conn_next_event(struct wsproto_conn *conn, struct wsproto
 struct wsproto_str wsproto_conn_request_target(const struct wsproto_conn *conn);
 
 /**
- * Server: the path part of the request target (before any `?`).
+ * Server: the path part of the request target (before any `?`; for a
+ * target in absolute form, `ws://host/chat`, the path after the host, or
+ * `/` if there is none).
  */
 struct wsproto_str wsproto_conn_request_path(const struct wsproto_conn *conn);
 

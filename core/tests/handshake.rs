@@ -93,6 +93,27 @@ fn server_accepts_sample_request_and_exposes_it() {
     assert_eq!(out.state, State::Open);
 }
 
+// RFC 7230 §5.3.2: a server must accept a target in absolute form; the
+// target is kept as sent, and path and query are those of its origin form.
+#[test]
+fn absolute_form_targets_have_their_path_and_query() {
+    for (target, path, query) in [
+        ("ws://server.example.com/chat?room=1", "/chat", Some("room=1")),
+        ("WSS://server.example.com:8443/a/b", "/a/b", None),
+        ("http://server.example.com", "/", None),
+        ("https://server.example.com?x", "/", Some("x")),
+        ("/chat", "/chat", None),
+        ("/?q", "/", Some("q")),
+        ("/a://b?c", "/a://b", Some("c")),
+        ("*", "*", None),
+    ] {
+        let req = String::from_utf8(request_with("")).unwrap().replacen("/chat", target, 1).into_bytes();
+        let out = Run::new(new_server).check(&req);
+        let [Ev::Request(r)] = &out.events[..] else { panic!("{target}: {:?}", out.events) };
+        assert_eq!((r.target.as_str(), r.path(), r.query()), (target, path, query), "{target}");
+    }
+}
+
 // §1.3: the accept value is base64(SHA-1(key + GUID)).
 #[test]
 fn accept_key_sample() {

@@ -29,7 +29,9 @@ pub unsafe extern "C" fn wsproto_conn_request_target(conn: *const wsproto_conn) 
     unsafe { request_str(conn, |r| wsproto_str::of(&r.target)) }
 }
 
-/// Server: the path part of the request target (before any `?`).
+/// Server: the path part of the request target (before any `?`; for a
+/// target in absolute form, `ws://host/chat`, the path after the host, or
+/// `/` if there is none).
 #[no_mangle]
 pub unsafe extern "C" fn wsproto_conn_request_path(conn: *const wsproto_conn) -> wsproto_str {
     unsafe { request_str(conn, |r| wsproto_str::of(r.path())) }

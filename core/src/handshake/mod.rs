@@ -56,14 +56,36 @@ pub struct Request {
 }
 
 impl Request {
-    /// The path part of the target (before any `?`).
+    /// The path part of the target (before any `?`). For a target in
+    /// absolute form (`ws://host/chat`, which RFC 7230 §5.3.2 requires
+    /// servers to accept, and which some proxies send) it is the path after
+    /// the authority, and `/` where there is none (§5.3.1).
     pub fn path(&self) -> &str {
-        self.target.split_once('?').map_or(&self.target, |(p, _)| p)
+        match self.origin_form().split_once('?') {
+            Some(("", _)) => "/",
+            Some((p, _)) => p,
+            None if self.origin_form().is_empty() => "/",
+            None => self.origin_form(),
+        }
     }
 
     /// The query part of the target (after the first `?`), if any.
     pub fn query(&self) -> Option<&str> {
-        self.target.split_once('?').map(|(_, q)| q)
+        self.origin_form().split_once('?').map(|(_, q)| q)
+    }
+
+    /// The target without the scheme and authority of an absolute form.
+    fn origin_form(&self) -> &str {
+        let t = self.target.as_str();
+        let Some((scheme, rest)) = t.split_once("://") else { return t };
+        // RFC 3986 §3.1: a letter, then letters, digits, `+`, `-`, `.`.
+        let mut chars = scheme.bytes();
+        let is_scheme = chars.next().is_some_and(|b| b.is_ascii_alphabetic())
+            && chars.all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b));
+        if !is_scheme {
+            return t;
+        }
+        &rest[rest.find(['/', '?']).unwrap_or(rest.len())..]
     }
 
     /// The first header named `name` (case-insensitive).
