@@ -379,11 +379,13 @@ class WebSocketServer extends EventEmitter {
   handleUpgrade(req, socket, head, cb) {
     const o = this.options;
     socket.on('error', () => {}); // A reset during the handshake is not ours to throw.
-    if (o.path && req.url.split('?')[0] !== o.path) {
+    const { connection, request, error } = Connection.fromUpgradeRequest(req, o);
+    // The engine's path: for a target in absolute form (ws://host/chat),
+    // the path after the host.
+    if (o.path && (request ? request.path : req.url.split('?')[0]) !== o.path) {
       socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
       return null;
     }
-    const { connection, request, error } = Connection.fromUpgradeRequest(req, o);
     if (error) {
       const out = connection.takeOutput();
       socket.end(out || 'HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');

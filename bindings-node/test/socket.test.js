@@ -134,6 +134,35 @@ test('a bad handshake over TCP gets the HTTP error response', async () => {
   await srv.close();
 });
 
+test('the path option: other paths get 404; a target in absolute form counts by its path', async () => {
+  const srv = await startServer({ path: '/chat' });
+  const seen = [];
+  srv.wss.on('connection', (ws, request) => seen.push([request.target, request.path, request.query]));
+  const close = cframe(8, Buffer.from([0x03, 0xe8]));
+  const cases = [
+    ['/chat?room=1', 101],
+    ['ws://127.0.0.1/chat?x', 101],
+    ['/other', 404],
+    ['/chat/x', 404],
+    ['ws://127.0.0.1/other', 404],
+  ];
+  try {
+    for (const [target, status] of cases) {
+      const reply = await rawExchange(srv.port, Buffer.concat([upgradeRequest(target), close]));
+      const { head, frames } = splitReply(reply);
+      assert.match(head, new RegExp(`^HTTP/1\\.1 ${status} `), target);
+      // Accepted: the close frame after the request is answered.
+      assert.deepEqual(frames.map((f) => [f.opcode, f.payload.readUInt16BE(0)]), status === 101 ? [[8, 1000]] : [], target);
+    }
+    assert.deepEqual(seen, [
+      ['/chat?room=1', '/chat', 'room=1'],
+      ['ws://127.0.0.1/chat?x', '/chat', 'x'],
+    ]);
+  } finally {
+    await srv.close();
+  }
+});
+
 const TCP_BAD_INPUT = [
   ['unmasked frame', frame(1, 'x'), 1002, 'WSPROTO_REMOTE_BAD_MASKING'],
   ['invalid UTF-8', cframe(1, Buffer.from([0xc3, 0x28])), 1007, 'WSPROTO_REMOTE_INVALID_UTF8'],
