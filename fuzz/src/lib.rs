@@ -298,5 +298,9 @@ mod tests {
         assert_eq!((s.messages, s.controls), (3, 2), "{s:?}");
         let s = run("seed-08");
         assert!(s.messages == 2 && s.pieces >= 3, "{s:?}");
+        let s = run("seed-09");
+        assert_eq!((s.messages, s.closes, s.failures, s.closed), (1, 1, 1, true), "{s:?}");
+        let s = run("seed-10");
+        assert!(s.pieces >= 4 && s.messages == 0 && s.failures == 1 && s.closed, "{s:?}");
     }
 }

@@ -13,7 +13,8 @@
 //! The input is `[flags, script...]`. Flags: bit 0 partial messages, bit 1
 //! no automatic pongs, bit 2 no automatic close answers, bit 3
 //! permessage-deflate (bits 6 and 7 its parameters, as for the deflate
-//! targets). A command is one byte — the low four bits say which, bit 4
+//! targets), bit 4 a 1000-byte message limit, bit 5 a limit of 4 frames
+//! per message. A command is one byte — the low four bits say which, bit 4
 //! which side, the top three bits a variant — and its arguments (see
 //! `Pair::step`); a script's meaning never depends on the state it meets.
 //!
@@ -24,7 +25,8 @@
 //! - everything a side sent successfully arrives at the other, in order and
 //!   byte for byte, up to its close frame, and nothing after that frame —
 //!   the receiving side never reports a protocol error, since both sides
-//!   are ours;
+//!   are ours, except 1009 exactly when a message breaks its limits (and
+//!   then its close frame says 1009);
 //! - automatic pongs and close answers appear exactly where the state
 //!   machine says; output is taken exactly once whichever way it is taken;
 //! - after both sides have closed and written everything, both ask for the
@@ -34,26 +36,31 @@ use std::collections::VecDeque;
 use std::io::IoSlice;
 use std::mem::MaybeUninit;
 
-use wsproto_core::{Config, Connection, DataKind, Error, Event, Role, State};
+use wsproto_core::{Config, Connection, DataKind, Error, ErrorKind, Event, Role, State};
 
 /// What one side expects the other to receive next, in wire order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Item {
-    Msg(DataKind, Vec<u8>),
+    /// A message, and how many frames it was sent in (0 when received).
+    Msg(DataKind, Vec<u8>, u32),
     Ping(Vec<u8>),
     Pong(Vec<u8>),
     Close(u16, String),
     /// A fragmented message the sender's close frame cut short: the
     /// receiver may have had pieces of it, then gets the close.
-    Unfinished(DataKind, Vec<u8>),
+    Unfinished(DataKind, Vec<u8>, u32),
+    /// The close frame a side sends when the other broke one of its
+    /// limits: the code is known, the reason is the core's.
+    Failed(u16),
 }
 
 struct End {
     conn: Connection,
     /// Sent by this side, not yet received by the other.
     sent: VecDeque<Item>,
-    /// The fragmented message this side is sending (kind, bytes so far).
-    sending: Option<(DataKind, Vec<u8>)>,
+    /// The fragmented message this side is sending (kind, bytes so far,
+    /// frames so far).
+    sending: Option<(DataKind, Vec<u8>, u32)>,
     /// Valid UTF-8 not yet sent as a text fragment (a fragment may end
     /// inside a code point; the rest goes first in the next one).
     text_rest: Vec<u8>,
@@ -66,6 +73,11 @@ struct End {
     peer_closed: bool,
     /// This side was told the transport ended.
     eof: bool,
+    /// This side failed the connection: the other broke one of its limits.
+    failed: bool,
+    /// The limits this side receives with.
+    max_size: u64,
+    max_frames: u32,
     /// The payload of the last event, for `swap_payload_buffer`.
     last_payload: Option<Vec<u8>>,
     /// A buffer handed back and forth with the connection.
@@ -188,6 +200,8 @@ pub struct Summary {
     pub closes: usize,
     /// Commands refused with a local error.
     pub refused: usize,
+    /// Connections failed for a message over the limits (1009).
+    pub failures: usize,
     /// Both sides ended closed, with the transport to be closed.
     pub closed: bool,
 }
@@ -206,6 +220,8 @@ impl Pair {
             auto_pong: flags & 2 == 0,
             auto_close: flags & 4 == 0,
             partial_messages: flags & 1 != 0,
+            max_message_size: if flags & 16 != 0 { 1000 } else { Config::default().max_message_size },
+            max_fragments: if flags & 32 != 0 { 4 } else { Config::default().max_fragments },
             mask_seed: Some(crate::SEED),
             ..Config::default()
         };
@@ -220,6 +236,9 @@ impl Pair {
                 partial: Vec::new(),
                 peer_closed: false,
                 eof: false,
+                failed: false,
+                max_size: config.max_message_size,
+                max_frames: config.max_fragments,
                 last_payload: None,
                 spare: Vec::new(),
             }
@@ -249,7 +268,7 @@ impl Pair {
                 self.command(
                     which,
                     |e| e.conn.send_text(&text),
-                    |e| whole_ok(e).then(|| Item::Msg(DataKind::Text, text.clone().into_bytes())),
+                    |e| whole_ok(e).then(|| Item::Msg(DataKind::Text, text.clone().into_bytes(), 1)),
                 );
             }
             1 | 2 => {
@@ -259,7 +278,7 @@ impl Pair {
                 self.command(
                     which,
                     |e| if shared { e.conn.send_binary_shared(data.clone()) } else { e.conn.send_binary(&data) },
-                    |e| whole_ok(e).then(|| Item::Msg(DataKind::Binary, data.clone())),
+                    |e| whole_ok(e).then(|| Item::Msg(DataKind::Binary, data.clone(), 1)),
                 );
             }
             3 => self.fragment(which, variant, s),
@@ -427,7 +446,7 @@ impl Pair {
                 x.text_rest[..end].to_vec()
             }
         };
-        let ok = x.conn.state() == State::Open && x.sending.as_ref().is_none_or(|(k, _)| *k == kind);
+        let ok = x.conn.state() == State::Open && x.sending.as_ref().is_none_or(|(k, ..)| *k == kind);
         let known = !(kind == DataKind::Text && x.text_tainted);
         let done = self.command_raw(which, |e| e.conn.send_fragment(kind, &data, fin));
         if known {
@@ -454,7 +473,7 @@ impl Pair {
         let n = usize::from(s.byte() % 8);
         let data: Vec<u8> = (0..n).map(|_| s.byte()).collect();
         let (x, _) = self.sides(which);
-        let ok = x.conn.state() == State::Open && x.sending.as_ref().is_none_or(|(k, _)| *k == kind);
+        let ok = x.conn.state() == State::Open && x.sending.as_ref().is_none_or(|(k, ..)| *k == kind);
         let done = self.command_raw(which, |e| e.conn.send_fragment(kind, &data, fin));
         assert!(ok || !done, "send_fragment succeeded where it may not");
         if done {
@@ -470,15 +489,16 @@ impl Pair {
 
     fn fragment_sent(&mut self, which: usize, kind: DataKind, data: &[u8], fin: bool) {
         let (x, _) = self.sides(which);
-        let (_, msg) = x.sending.get_or_insert_with(|| (kind, Vec::new()));
+        let (_, msg, frames) = x.sending.get_or_insert_with(|| (kind, Vec::new(), 0));
         msg.extend_from_slice(data);
+        *frames += 1;
         if fin {
             x.text_tainted = false;
-            let (kind, msg) = x.sending.take().expect("a message is being sent");
+            let (kind, msg, frames) = x.sending.take().expect("a message is being sent");
             if kind == DataKind::Text {
                 assert!(std::str::from_utf8(&msg).is_ok(), "a text message that is not UTF-8 was accepted");
             }
-            x.sent.push_back(Item::Msg(kind, msg));
+            x.sent.push_back(Item::Msg(kind, msg, frames));
         }
     }
 
@@ -522,7 +542,7 @@ impl Pair {
         }
         assert_eq!(before - y.conn.buffered_out(), bytes.len(), "output taken does not match buffered_out");
         assert_eq!(y.conn.wants_write(), y.conn.buffered_out() > 0);
-        if x.eof {
+        if x.eof || x.failed {
             return;
         }
         if payload {
@@ -550,9 +570,13 @@ impl Pair {
             }
             let (x, peer) = pick(&mut self.ends, which);
             let mut dst = vec![MaybeUninit::<u8>::uninit(); data.len().min(step * 97)];
+            let state = x.conn.state();
             let piece = match x.conn.receive_payload(data, (!in_place).then_some(&mut dst[..])) {
                 Ok(p) => p,
-                Err(e) => panic!("receive_payload failed on a sound stream: {e:?}"),
+                Err(e) => {
+                    self.summary.failures += 1;
+                    return failed(x, peer, state, &e);
+                }
             };
             match piece {
                 Some(p) => {
@@ -584,11 +608,17 @@ impl Pair {
         let summary = &mut self.summary;
         let (x, y) = pick(&mut self.ends, which);
         for _ in 0..limit {
+            if x.failed {
+                return;
+            }
             let state = x.conn.state();
             let ev = match x.conn.poll_event() {
                 Ok(None) => return,
                 Ok(Some(ev)) => ev,
-                Err(e) => panic!("side {which} failed on a sound stream: {e:?}"),
+                Err(e) => {
+                    summary.failures += 1;
+                    return failed(x, y, state, &e);
+                }
             };
             x.last_payload = None;
             match ev {
@@ -596,13 +626,13 @@ impl Pair {
                     let t = t.as_bytes().to_vec();
                     x.last_payload = Some(t.clone());
                     summary.messages += 1;
-                    expect_item(x, y, Item::Msg(DataKind::Text, t));
+                    expect_item(x, y, Item::Msg(DataKind::Text, t, 0));
                 }
                 Event::Binary(b) => {
                     let b = b.to_vec();
                     x.last_payload = Some(b.clone());
                     summary.messages += 1;
-                    expect_item(x, y, Item::Msg(DataKind::Binary, b));
+                    expect_item(x, y, Item::Msg(DataKind::Binary, b, 0));
                 }
                 Event::TextChunk { data, fin } => {
                     x.last_payload = Some(data.to_vec());
@@ -687,17 +717,17 @@ impl Pair {
         }
         for which in 0..2 {
             let (x, y) = self.sides(which);
-            if x.eof {
+            if x.eof || x.failed {
                 continue;
             }
             // Everything up to a close frame arrived; nothing after it did.
-            let closed = y.sent.iter().position(|i| matches!(i, Item::Close(..)));
+            let closed = y.sent.iter().position(|i| matches!(i, Item::Close(..) | Item::Failed(_)));
             match closed {
                 Some(0) => panic!("side {which} never received the close frame the other sent"),
                 Some(_) | None if !x.peer_closed => {
                     assert!(y.sent.is_empty(), "side {which} never received {:?}", y.sent);
                     // A message still being sent: its pieces so far, at most.
-                    let so_far = y.sending.as_ref().map_or(&[][..], |(_, m)| m);
+                    let so_far = y.sending.as_ref().map_or(&[][..], |(_, m, _)| m);
                     assert!(so_far.starts_with(&x.partial), "pieces not from the message being sent");
                 }
                 _ => {}
@@ -729,8 +759,8 @@ fn whole_ok(e: &End) -> bool {
 /// Side `x` is about to send a close frame: a message it is sending ends
 /// unfinished.
 fn cut_short(x: &mut End) {
-    if let Some((kind, msg)) = x.sending.take() {
-        x.sent.push_back(Item::Unfinished(kind, msg));
+    if let Some((kind, msg, frames)) = x.sending.take() {
+        x.sent.push_back(Item::Unfinished(kind, msg, frames));
     }
     x.text_tainted = false;
 }
@@ -738,14 +768,52 @@ fn cut_short(x: &mut End) {
 /// Side `x` received `got`; it must be what `y` sent next.
 fn expect_item(x: &mut End, y: &mut End, got: Item) {
     assert!(!x.peer_closed, "received {got:?} after the close frame");
-    if let (Item::Close(..), Some(Item::Unfinished(_, msg))) = (&got, y.sent.front()) {
+    if let (Item::Close(..), Some(Item::Unfinished(_, msg, _))) = (&got, y.sent.front()) {
         assert!(msg.starts_with(&x.partial), "pieces not from the message cut short");
         x.partial.clear();
         y.sent.pop_front();
     }
     assert!(x.partial.is_empty() || !matches!(got, Item::Msg(..)), "a whole message inside a partial one");
     let want = y.sent.pop_front();
-    assert_eq!(want.as_ref(), Some(&got), "received something else than was sent");
+    match (&want, &got) {
+        (Some(Item::Msg(k, m, frames)), Item::Msg(kind, msg, _)) => {
+            assert!(k == kind && m == msg, "received {got:?}, not the message {want:?} that was sent");
+            assert!(
+                m.len() as u64 <= x.max_size && *frames <= x.max_frames,
+                "a message over the limits ({} bytes, {frames} frames) was received",
+                m.len()
+            );
+        }
+        (Some(Item::Failed(code)), Item::Close(c, _)) => assert_eq!(code, c, "the close code of a failure"),
+        _ => assert_eq!(want.as_ref(), Some(&got), "received something else than was sent"),
+    }
+}
+
+/// Side `x` failed the connection with `e`, in `state`: that is right only
+/// for the message `y` is sending breaking one of `x`'s limits. `x` then
+/// answers with a close frame of its own, unless it sent one already.
+fn failed(x: &mut End, y: &mut End, state: State, e: &Error) {
+    assert!(
+        e.kind() == ErrorKind::TooBig && e.is_remote() && e.close_code() == Some(1009),
+        "failed on a sound stream: {e:?}"
+    );
+    let current = y.sent.iter().find_map(|i| match i {
+        Item::Msg(_, m, f) | Item::Unfinished(_, m, f) => Some((m, *f)),
+        _ => None,
+    });
+    let (msg, frames) = current.or(y.sending.as_ref().map(|(_, m, f)| (m, *f))).expect("failed with no message");
+    assert!(
+        msg.len() as u64 > x.max_size || frames > x.max_frames,
+        "failed on a message within the limits ({} bytes, {frames} frames): {e:?}",
+        msg.len()
+    );
+    assert!(msg.starts_with(&x.partial), "pieces not from the message that failed");
+    x.failed = true;
+    x.partial.clear();
+    if state == State::Open {
+        cut_short(x);
+        x.sent.push_back(Item::Failed(1009));
+    }
 }
 
 /// A piece of a message; the pieces joined must be what was sent.
@@ -755,14 +823,14 @@ fn piece_received(x: &mut End, y: &mut End, kind: DataKind, data: &[u8], fin: bo
     if fin {
         let whole = std::mem::take(&mut x.partial);
         summary.messages += 1;
-        expect_item(x, y, Item::Msg(kind, whole));
+        expect_item(x, y, Item::Msg(kind, whole, 0));
     } else {
         // The message is the first one queued, or still being sent.
         let first = y.sent.iter().find_map(|i| match i {
-            Item::Msg(k, m) | Item::Unfinished(k, m) => Some((*k, m)),
+            Item::Msg(k, m, _) | Item::Unfinished(k, m, _) => Some((*k, m)),
             _ => None,
         });
-        let sending = y.sending.as_ref().map(|(k, m)| (*k, m));
+        let sending = y.sending.as_ref().map(|(k, m, _)| (*k, m));
         let (k, m) = first.or(sending).expect("a piece of a message that was not sent");
         assert!(k == kind && m.starts_with(&x.partial), "a piece of another message than was sent");
     }
