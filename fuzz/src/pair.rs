@@ -257,6 +257,11 @@ impl Pair {
         pick(&mut self.ends, which)
     }
 
+    /// Runs one command of the script. The low four bits of its byte: 0
+    /// text, 1 binary, 2 binary by reference, 3 a fragment, 4 a fragment of
+    /// any bytes, 5 ping, 6 pong, 7 close, 8 move output to the other side,
+    /// 9 the same through `receive_payload`, 10 end of stream, 11
+    /// `release_memory`, 12 `swap_payload_buffer`, 13–15 poll events.
     fn step(&mut self, s: &mut Script<'_>) {
         let op = s.byte();
         let which = usize::from(op >> 4 & 1);
