@@ -221,6 +221,21 @@ def upgrade(server: Any, token: bytes, extra: Any = ()) -> Any:
     return [server.send(h11.InformationalResponse(status_code=101, headers=headers))]
 
 
+def chunked_rejection(server: Any) -> List[bytes]:
+    return [
+        server.send(h11.Response(status_code=403, headers=[])),
+        server.send(h11.Data(data=b"hello")),
+        server.send(h11.Data(data=b", world")),
+        server.send(h11.EndOfMessage()),
+    ]
+
+
+CHUNKED_WITH_TRAILERS = (
+    b"HTTP/1.1 500 Internal Server Error\r\nTransfer-Encoding: chunked\r\n\r\n"
+    b"4;ext=1\r\nsome\r\n00A\r\n body text\r\n0\r\nX-Trailer: yes\r\n\r\n"
+)
+
+
 @pytest.mark.parametrize(
     "make_response, request_kw",
     [
@@ -236,6 +251,12 @@ def upgrade(server: Any, token: bytes, extra: Any = ()) -> Any:
             {},
         ),
         (lambda s, t: [b"HTTP/1.1 102 Processing\r\nX: y\r\n\r\n"], {}),
+        # Chunked bodies (h11 frames a body without a length so), whole
+        # and a byte at a time: the engine removes the framing as h11 does.
+        (lambda s, t: [b"".join(chunked_rejection(s))], {}),
+        (lambda s, t: [bytes([b]) for b in b"".join(chunked_rejection(s))], {}),
+        (lambda s, t: [CHUNKED_WITH_TRAILERS], {}),
+        (lambda s, t: [CHUNKED_WITH_TRAILERS[:60], CHUNKED_WITH_TRAILERS[60:], b""], {}),
     ],
 )
 def test_client_sees_responses_like_wsproto(make_response: Any, request_kw: Any) -> None:
@@ -273,6 +294,19 @@ def test_bad_responses_fail_like_wsproto(headers: Any, request_kw: Any) -> None:
             client.receive_data(server.send(h11.InformationalResponse(status_code=101, headers=hs)))
         messages.append((str(info.value), shape(info.value.event_hint)))
     assert messages[1] == messages[0]
+
+
+@pytest.mark.parametrize("body", [b"zz\r\n", b"3\r\nabcX\r\n", b"-1\r\n"])
+def test_bad_chunked_bodies_fail_like_wsproto(body: bytes) -> None:
+    results = []
+    for lib in (REF, RS):
+        client = lib.top.WSConnection(lib.conn.CLIENT)
+        client.send(lib.events.Request(host="localhost", target="/"))
+        head = b"HTTP/1.1 403 Forbidden\r\nTransfer-Encoding: chunked\r\n\r\n"
+        with pytest.raises(lib.util.RemoteProtocolError) as info:
+            client.receive_data(head + body)
+        results.append((str(info.value), shape(info.value.event_hint)))
+    assert results[1] == results[0]
 
 
 def test_frames_pipelined_after_the_request_are_kept() -> None:

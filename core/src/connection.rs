@@ -35,7 +35,7 @@ use crate::error::{local, Error, ErrorKind};
 use crate::extension::Extension;
 use crate::frame::unmasker::{Diversions, Divert, DivertedText, Unmasker, Walk, DIVERT_MIN, FUSE_MIN};
 use crate::frame::{FrameHeader, HeaderError, OpCode, MAX_CONTROL_PAYLOAD};
-use crate::handshake::client::{self, BodyLength, Pending};
+use crate::handshake::client::{self, BodyLength, BodyStep, Pending};
 use crate::handshake::server;
 use crate::handshake::{encode_key, Accept, ClientHandshake, Reject, Request, Response};
 use crate::mask::{apply_mask, copy_masked, drain_front, extend_copy, extend_masked};
@@ -1601,27 +1601,26 @@ impl Connection {
                     }
                 }
             }
-            Phase::ClientRejectBody(body) => {
-                let avail = self.inbuf.len() - self.rpos;
-                let (take, next) = match body {
-                    BodyLength::Exactly(n) => {
-                        let take = avail.min(usize::try_from(n).unwrap_or(usize::MAX));
-                        (take, BodyLength::Exactly(n - take as u64))
+            Phase::ClientRejectBody(mut body) => match body.step(&self.inbuf[self.rpos..], self.eof) {
+                Ok(BodyStep::More { skip }) => {
+                    self.rpos += skip;
+                    self.phase = Phase::ClientRejectBody(body);
+                    Ok(None)
+                }
+                Ok(BodyStep::Piece { skip, len, fin }) => {
+                    self.rpos += skip;
+                    if !fin {
+                        self.phase = Phase::ClientRejectBody(body);
                     }
-                    BodyLength::UntilEof => (avail, body),
-                };
-                let fin = next == BodyLength::Exactly(0) || self.eof && take == avail;
-                if take == 0 && !fin {
-                    self.phase = Phase::ClientRejectBody(next);
-                    return Ok(None);
+                    let range = self.rpos..self.rpos + len;
+                    self.deferred = len;
+                    Ok(Some(Ready::RejectBody(range, fin)))
                 }
-                if !fin {
-                    self.phase = Phase::ClientRejectBody(next);
+                Err(e) => {
+                    self.drop_input();
+                    Err(e)
                 }
-                let range = self.rpos..self.rpos + take;
-                self.deferred = take;
-                Ok(Some(Ready::RejectBody(range, fin)))
-            }
+            },
             phase @ Phase::ServerAwaitDecision(_) => {
                 // Frames wait in the buffer until the application decides.
                 self.phase = phase;

@@ -6,8 +6,8 @@ mod common;
 
 use common::*;
 use wsproto_core::{
-    accept_key, Accept, ClientHandshake, Config, Connection, ErrorKind, Extension, ExtensionOffer, Reject, Request,
-    Response, State,
+    accept_key, Accept, ClientHandshake, Config, Connection, ErrorKind, Event, Extension, ExtensionOffer, Reject,
+    Request, Response, State,
 };
 
 fn new_server() -> Connection {
@@ -620,6 +620,88 @@ fn rejected(o: &Outcome) -> Response {
     match &o.events[0] {
         Ev::Rejected(r) => r.clone(),
         e => panic!("{e:?}"),
+    }
+}
+
+// RFC 7230 §4.1: a chunked rejection body is decoded — chunk extensions,
+// trailers, upper- and lower-case sizes, bare LFs — and Transfer-Encoding
+// wins over Content-Length (§3.3.3); what follows the body is ignored.
+#[test]
+fn client_rejected_with_chunked_body() {
+    let body = "5;name=\"v\"\r\nhello\r\nA\r\n, chunked \r\n1 \r\nw\r\n4\norld\n0\r\nX-Trailer: t\r\n\r\nafter";
+    for te in [
+        "Transfer-Encoding: chunked\r\n",
+        "Transfer-Encoding: gzip\r\nTransfer-Encoding: Chunked\r\nContent-Length: 3\r\n",
+    ] {
+        let input = format!("HTTP/1.1 403 Forbidden\r\n{te}\r\n{body}");
+        for eof in [false, true] {
+            let (run, _) = client_run(handshake);
+            let run = if eof { run.eof() } else { run };
+            let out = run.check(input.as_bytes());
+            assert!(matches!(&out.events[0], Ev::Rejected(r) if r.status == 403), "{:?}", out.events);
+            assert_eq!(out.events[1..], [Ev::RejectBody(b"hello, chunked world".to_vec())], "{te}");
+            assert_eq!(out.state, State::Closed);
+        }
+    }
+    // Only the last chunk and an empty trailer section.
+    let (run, _) = client_run(handshake);
+    let out = run.check(b"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
+    assert_eq!(out.events[1..], [Ev::RejectBody(vec![])]);
+    // A coding other than chunked last: the body runs to the end of the stream, as sent.
+    let (run, _) = client_run(handshake);
+    let out = run.eof().check(b"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked, gzip\r\n\r\n3\r\nabc");
+    assert_eq!(out.events[1..], [Ev::RejectBody(b"3\r\nabc".to_vec())]);
+}
+
+// A chunked body cut short by end of stream ends with what arrived; one
+// that breaks the chunked framing fails with BadHandshake after the pieces
+// that came before the fault.
+#[test]
+fn client_rejected_with_bad_chunked_body() {
+    let head = "HTTP/1.1 500 Internal Server Error\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let (run, _) = client_run(handshake);
+    let out = run.eof().check(format!("{head}5\r\nhel").as_bytes());
+    assert_eq!(out.events[1..], [Ev::RejectBody(b"hel".to_vec())]);
+    let long_ext = format!("1;{}\r\nx\r\n0\r\n\r\n", "e".repeat(5000));
+    let long_trailers = format!("0\r\n{}\r\n\r\n", "X-T: y\r\n".repeat(3000));
+    for (bad, before) in [
+        ("zz\r\n", ""),
+        ("\r\n", ""),
+        ("10000000000000000\r\n", ""),
+        ("3\r\nabcX\r\n", "abc"),
+        ("3\r\nabc\rX", "abc"),
+        ("2\rX", ""),
+        ("1\r\na\r\n0\r\nX: y\rZ\r\n\r\n", "a"),
+        (&long_ext, ""),
+        (&long_trailers, ""),
+    ] {
+        let input = format!("{head}{bad}");
+        let (run, _) = client_run(handshake);
+        let out = run.check(input.as_bytes());
+        assert!(
+            matches!(&out.events[..], [Ev::Rejected(r), e] if r.status == 500
+            && *e == Ev::handshake_err(ErrorKind::BadHandshake)),
+            "{bad:?}: {:?}",
+            out.events
+        );
+        assert_eq!(out.state, State::Closed, "{bad:?}");
+        // The pieces before the fault, unfinished, then the error.
+        let (mut c, _) = new_client(handshake());
+        c.receive(input.as_bytes());
+        let mut body = Vec::new();
+        let err = loop {
+            match c.poll_event() {
+                Ok(Some(Event::RejectBody { data, fin })) => {
+                    assert!(!fin, "{bad:?}");
+                    body.extend_from_slice(data);
+                }
+                Ok(Some(_)) => {}
+                Ok(None) => panic!("{bad:?}: no error"),
+                Err(e) => break e,
+            }
+        };
+        assert_eq!((body, err.is_remote()), (before.as_bytes().to_vec(), true), "{bad:?}");
+        assert_eq!(c.poll_event().unwrap(), None, "{bad:?}");
     }
 }
 

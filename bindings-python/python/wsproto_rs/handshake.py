@@ -65,54 +65,6 @@ def _quoted_name(detail: str) -> str:
     return parts[1] if len(parts) > 2 else detail
 
 
-class _Dechunker:
-    """Removes HTTP/1.1 chunked framing from a rejection body as it arrives
-    (h11 does this for wsproto). Trailers are skipped."""
-
-    def __init__(self) -> None:
-        self._buf = b""
-        self._left = 0  # body bytes left in the current chunk
-        self._state = "size"  # size | data | crlf | trailer | done
-
-    def feed(self, data: bytes) -> Tuple[bytes, bool]:
-        self._buf += data
-        out = []
-        while True:
-            if self._state == "data":
-                piece = self._buf[: self._left]
-                self._buf = self._buf[len(piece) :]
-                self._left -= len(piece)
-                out.append(piece)
-                if self._left:
-                    break
-                self._state = "crlf"
-            elif self._state == "crlf":
-                if len(self._buf) < 2:
-                    break
-                self._buf = self._buf[2:]
-                self._state = "size"
-            elif self._state in ("size", "trailer"):
-                line, sep, rest = self._buf.partition(b"\r\n")
-                if not sep:
-                    break
-                self._buf = rest
-                if self._state == "trailer":
-                    if not line:
-                        self._state = "done"
-                    continue
-                try:
-                    size = int(line.split(b";", 1)[0].strip() or b"0", 16)
-                except ValueError:
-                    raise RemoteProtocolError("Bad HTTP message", event_hint=RejectConnection()) from None
-                if size == 0:
-                    self._state = "trailer"
-                else:
-                    self._left, self._state = size, "data"
-            else:
-                break
-        return b"".join(out), self._state == "done"
-
-
 class H11Handshake:
     """The opening handshake of one connection (HTTP/1.1 Upgrade)."""
 
@@ -129,7 +81,6 @@ class H11Handshake:
         self._keep_alive = True
         self._chunked = False
         self._informational = False
-        self._dechunker: Optional[_Dechunker] = None
 
     @property
     def state(self) -> ConnectionState:
@@ -180,13 +131,9 @@ class H11Handshake:
                 self._informational = 100 <= status < 200
                 self._events.append(RejectConnection(headers=headers, status_code=status, has_body=not self._informational))
                 self._state = ConnectionState.CLOSED if self._informational else ConnectionState.REJECTING
-                if any(k == b"transfer-encoding" and v.strip().lower().endswith(b"chunked") for k, v in headers):
-                    self._dechunker = _Dechunker()
             elif kind == "body" and not self._informational and self._state is ConnectionState.REJECTING:
+                # The engine has removed any chunked framing (as h11 does).
                 data, fin = item[1], item[2]
-                if self._dechunker is not None:
-                    data, ended = self._dechunker.feed(data)
-                    fin = fin or ended
                 if data:
                     self._events.append(RejectData(data=data, body_finished=False))
                 if fin:
@@ -201,7 +148,7 @@ class H11Handshake:
     # ---- errors -------------------------------------------------------
 
     def _remote_error(self, kind: str, detail: str) -> RemoteProtocolError:
-        if detail.startswith(("malformed HTTP", "HTTP/1.1 or later")):
+        if detail.startswith(("malformed HTTP", "malformed chunked", "HTTP/1.1 or later")):
             return RemoteProtocolError("Bad HTTP message", event_hint=RejectConnection())
         if self.client:
             if detail.startswith("server chose subprotocol"):

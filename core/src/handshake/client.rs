@@ -27,11 +27,151 @@ pub(crate) struct Pending {
     pub extensions: Vec<Box<dyn Extension>>,
 }
 
-/// How the body of a rejection response is delimited.
+/// How the body of a rejection response is delimited (RFC 7230 §3.3.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum BodyLength {
     Exactly(u64),
     UntilEof,
+    /// `Transfer-Encoding: chunked`: the body is decoded, so the
+    /// application gets the body the server sent, not its framing.
+    Chunked(Chunked),
+}
+
+/// Where a chunked body's decoder stands (RFC 7230 §4.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Chunked {
+    /// In a chunk size: its value so far and how many digits it had.
+    Size { size: u64, digits: u8 },
+    /// After the size: whitespace and chunk extensions (ignored), up to the
+    /// line's end; `len` bytes of them so far.
+    Ext { size: u64, len: u16 },
+    /// A CR ended the size line; its LF is next.
+    SizeLf { size: u64 },
+    /// Inside a chunk's data: the bytes still to come.
+    Data(u64),
+    /// The CRLF after a chunk's data; `cr`: its CR was seen.
+    DataEnd { cr: bool },
+    /// After the last chunk: trailer fields (ignored) up to an empty line;
+    /// `len` bytes of the current line, `total` of all of them.
+    Trailer { len: u16, total: u32, cr: bool },
+    /// The body ended.
+    Done,
+}
+
+/// Longest chunk-size line (digits, extensions) and trailer section
+/// accepted: framing, not body, so small bounds keep a hostile server from
+/// making the client walk megabytes of it.
+const MAX_CHUNK_LINE: u16 = 4096;
+const MAX_TRAILERS: u32 = 16 << 10;
+
+/// The next piece of a rejection's body in the unconsumed input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BodyStep {
+    /// `skip` bytes of framing, then `len` bytes of body; `fin`: the body
+    /// ends with them.
+    Piece { skip: usize, len: usize, fin: bool },
+    /// `skip` bytes of framing and no body bytes yet: more input is needed.
+    More { skip: usize },
+}
+
+impl BodyLength {
+    /// Decodes what `input` holds of the body; at end of stream (`eof`) a
+    /// body cut short ends with what arrived.
+    pub(crate) fn step(&mut self, input: &[u8], eof: bool) -> Result<BodyStep, Error> {
+        let avail = input.len();
+        let (take, fin) = match self {
+            BodyLength::Exactly(n) => {
+                let take = avail.min(usize::try_from(*n).unwrap_or(usize::MAX));
+                *n -= take as u64;
+                (take, *n == 0 || eof && take == avail)
+            }
+            BodyLength::UntilEof => (avail, eof),
+            BodyLength::Chunked(c) => return c.step(input, eof),
+        };
+        if take == 0 && !fin {
+            return Ok(BodyStep::More { skip: 0 });
+        }
+        Ok(BodyStep::Piece { skip: 0, len: take, fin })
+    }
+}
+
+impl Chunked {
+    fn step(&mut self, input: &[u8], eof: bool) -> Result<BodyStep, Error> {
+        let mut pos = 0;
+        loop {
+            match *self {
+                Chunked::Done => return Ok(BodyStep::Piece { skip: pos, len: 0, fin: true }),
+                Chunked::Data(n) if pos < input.len() => {
+                    let len = (input.len() - pos).min(usize::try_from(n).unwrap_or(usize::MAX));
+                    let left = n - len as u64;
+                    *self = if left == 0 { Chunked::DataEnd { cr: false } } else { Chunked::Data(left) };
+                    return Ok(BodyStep::Piece { skip: pos, len, fin: false });
+                }
+                _ if pos == input.len() => {
+                    return Ok(if eof {
+                        BodyStep::Piece { skip: pos, len: 0, fin: true }
+                    } else {
+                        BodyStep::More { skip: pos }
+                    });
+                }
+                _ => {
+                    self.framing_byte(input[pos])?;
+                    pos += 1;
+                }
+            }
+        }
+    }
+
+    /// One byte of the framing around the chunks' data.
+    fn framing_byte(&mut self, b: u8) -> Result<(), Error> {
+        let bad = |msg: &str| Err(Error::new(ErrorKind::BadHandshake, format!("malformed chunked body: {msg}")));
+        // The end of a size line: the last chunk (size 0) starts the trailers.
+        let line_end = |size: u64| {
+            if size == 0 {
+                Chunked::Trailer { len: 0, total: 0, cr: false }
+            } else {
+                Chunked::Data(size)
+            }
+        };
+        *self = match *self {
+            Chunked::Size { size, digits } => match (b as char).to_digit(16) {
+                Some(_) if digits == 15 => return bad("chunk size too large"),
+                Some(d) => Chunked::Size { size: size << 4 | u64::from(d), digits: digits + 1 },
+                None if digits == 0 => return bad("chunk size missing"),
+                None => match b {
+                    b'\r' => Chunked::SizeLf { size },
+                    b'\n' => line_end(size),
+                    b';' | b' ' | b'\t' => Chunked::Ext { size, len: 1 },
+                    _ => return bad("invalid chunk size"),
+                },
+            },
+            Chunked::Ext { size, len } => match b {
+                b'\r' => Chunked::SizeLf { size },
+                b'\n' => line_end(size),
+                _ if len >= MAX_CHUNK_LINE => return bad("chunk extension too long"),
+                _ => Chunked::Ext { size, len: len + 1 },
+            },
+            Chunked::SizeLf { size } => match b {
+                b'\n' => line_end(size),
+                _ => return bad("CR without LF after a chunk size"),
+            },
+            Chunked::DataEnd { cr } => match b {
+                b'\r' if !cr => Chunked::DataEnd { cr: true },
+                b'\n' => Chunked::Size { size: 0, digits: 0 },
+                _ => return bad("chunk data not followed by CRLF"),
+            },
+            Chunked::Trailer { len, total, cr } => match b {
+                b'\r' if !cr => Chunked::Trailer { len, total, cr: true },
+                b'\n' if len == 0 => Chunked::Done,
+                b'\n' => Chunked::Trailer { len: 0, total, cr: false },
+                _ if cr => return bad("CR without LF in the trailers"),
+                _ if total >= MAX_TRAILERS => return bad("trailers too long"),
+                _ => Chunked::Trailer { len: len.saturating_add(1), total: total + 1, cr: false },
+            },
+            Chunked::Data(_) | Chunked::Done => unreachable!("not framing"),
+        };
+        Ok(())
+    }
 }
 
 /// Writes the request; returns what the response check needs.
@@ -171,6 +311,16 @@ pub(crate) fn validate_accept(
 }
 
 fn body_length(headers: &[httparse::Header<'_>]) -> BodyLength {
+    // §3.3.3: Transfer-Encoding overrides Content-Length; chunked must be
+    // the last coding, and with any other last coding the body runs to the
+    // end of the stream (other codings are the application's to undo).
+    if let Some(last) = list_values(headers, "Transfer-Encoding").last() {
+        return if last.eq_ignore_ascii_case("chunked") {
+            BodyLength::Chunked(Chunked::Size { size: 0, digits: 0 })
+        } else {
+            BodyLength::UntilEof
+        };
+    }
     single(headers, "Content-Length")
         .ok()
         .flatten()
