@@ -117,7 +117,7 @@ enum wsproto_event_kind
   WSPROTO_EVENT_REJECTED = 3,
   /**
    * Client: a piece of a refusal's body in `data`/`len`; `fin` marks the
-   * last piece.
+   * last piece. A chunked body arrives decoded, without its framing.
    */
   WSPROTO_EVENT_REJECT_BODY = 4,
   /**

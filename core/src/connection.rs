@@ -102,7 +102,8 @@ pub enum Event<'a> {
     /// Client: the server answered with a status other than 101. The body
     /// follows in [`Event::RejectBody`] events.
     Rejected(Box<Response>),
-    /// Client: a piece of a rejection's body; `fin` marks the last.
+    /// Client: a piece of a rejection's body; `fin` marks the last. A
+    /// chunked body arrives decoded, without its framing.
     RejectBody {
         /// The bytes.
         data: &'a [u8],

@@ -26,7 +26,7 @@ pub enum wsproto_event_kind {
     /// `WSPROTO_EVENT_REJECT_BODY` events; the connection is closed.
     WSPROTO_EVENT_REJECTED = 3,
     /// Client: a piece of a refusal's body in `data`/`len`; `fin` marks the
-    /// last piece.
+    /// last piece. A chunked body arrives decoded, without its framing.
     WSPROTO_EVENT_REJECT_BODY = 4,
     /// A text message (valid UTF-8) in `data`/`len`. Whole when `fin` is
     /// true and partial messages are off; with partial messages on, a piece
