@@ -52,8 +52,9 @@ pub(crate) enum Chunked {
     /// The CRLF after a chunk's data; `cr`: its CR was seen.
     DataEnd { cr: bool },
     /// After the last chunk: trailer fields (ignored) up to an empty line;
-    /// `len` bytes of the current line, `total` of all of them.
-    Trailer { len: u16, total: u32, cr: bool },
+    /// `blank`: nothing of the current line yet, `total`: bytes of all
+    /// lines so far, `cr`: the line's CR was seen.
+    Trailer { blank: bool, total: u32, cr: bool },
     /// The body ended.
     Done,
 }
@@ -128,7 +129,7 @@ impl Chunked {
         // The end of a size line: the last chunk (size 0) starts the trailers.
         let line_end = |size: u64| {
             if size == 0 {
-                Chunked::Trailer { len: 0, total: 0, cr: false }
+                Chunked::Trailer { blank: true, total: 0, cr: false }
             } else {
                 Chunked::Data(size)
             }
@@ -160,13 +161,13 @@ impl Chunked {
                 b'\n' => Chunked::Size { size: 0, digits: 0 },
                 _ => return bad("chunk data not followed by CRLF"),
             },
-            Chunked::Trailer { len, total, cr } => match b {
-                b'\r' if !cr => Chunked::Trailer { len, total, cr: true },
-                b'\n' if len == 0 => Chunked::Done,
-                b'\n' => Chunked::Trailer { len: 0, total, cr: false },
+            Chunked::Trailer { blank, total, cr } => match b {
+                b'\r' if !cr => Chunked::Trailer { blank, total, cr: true },
+                b'\n' if blank => Chunked::Done,
+                b'\n' => Chunked::Trailer { blank: true, total, cr: false },
                 _ if cr => return bad("CR without LF in the trailers"),
                 _ if total >= MAX_TRAILERS => return bad("trailers too long"),
-                _ => Chunked::Trailer { len: len.saturating_add(1), total: total + 1, cr: false },
+                _ => Chunked::Trailer { blank: false, total: total + 1, cr: false },
             },
             Chunked::Data(_) | Chunked::Done => unreachable!("not framing"),
         };
