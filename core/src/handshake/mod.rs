@@ -61,11 +61,12 @@ impl Request {
     /// servers to accept, and which some proxies send) it is the path after
     /// the authority, and `/` where there is none (§5.3.1).
     pub fn path(&self) -> &str {
-        match self.origin_form().split_once('?') {
-            Some(("", _)) => "/",
-            Some((p, _)) => p,
-            None if self.origin_form().is_empty() => "/",
-            None => self.origin_form(),
+        let target = self.origin_form();
+        let path = target.split_once('?').map_or(target, |(p, _)| p);
+        if path.is_empty() {
+            "/"
+        } else {
+            path
         }
     }
 
