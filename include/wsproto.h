@@ -577,6 +577,7 @@ wsproto_result wsproto_config_builder_set_auto_close(struct wsproto_config_build
 /**
  * Whether messages are delivered in pieces as their bytes arrive (events
  * with `fin` false until the last piece) instead of whole (default off).
+ * Every frame gives at least one piece, an empty frame an empty one.
  */
 wsproto_result wsproto_config_builder_set_partial_messages(struct wsproto_config_builder *builder,
                                                            bool on);

@@ -25,7 +25,10 @@ pub struct Config {
     pub auto_pong: bool,
     /// Answer a close frame automatically, echoing its code (§5.5.1).
     pub auto_close: bool,
-    /// Deliver messages in pieces as their bytes arrive, instead of whole.
+    /// Deliver messages in pieces as their bytes arrive, instead of whole:
+    /// a piece for each read that brings payload bytes of a frame and one at
+    /// each frame's end (an empty frame gives an empty piece), so a program
+    /// can follow the frames as wsproto's API does.
     pub partial_messages: bool,
     /// Seed the mask-key generator deterministically. For tests only: real
     /// clients must use unpredictable keys (§10.3), which is the default.

@@ -115,14 +115,17 @@ pub enum Event<'a> {
     /// A whole binary message.
     Binary(&'a [u8]),
     /// With `partial_messages`: a piece of a text message. The pieces so far
-    /// are valid UTF-8 but a piece may end inside a code point.
+    /// are valid UTF-8 but a piece may end inside a code point. Each frame
+    /// gives at least one piece, an empty frame an empty one, and
+    /// [`Connection::in_frame`] tells whether a piece ended its frame.
     TextChunk {
         /// The bytes.
         data: &'a [u8],
         /// Whether this piece ends the message.
         fin: bool,
     },
-    /// With `partial_messages`: a piece of a binary message.
+    /// With `partial_messages`: a piece of a binary message, as for
+    /// [`Event::TextChunk`].
     BinaryChunk {
         /// The bytes.
         data: &'a [u8],
@@ -1406,7 +1409,10 @@ impl Connection {
             self.rpos += take;
             if last {
                 Some(self.whole_or_chunk(kind, Src::Msg, true))
-            } else if self.config.partial_messages && !self.msgbuf.is_empty() {
+            } else if self.config.partial_messages && (take > 0 || frame_done) {
+                // As for plain frames: a piece for every read into the
+                // frame and for its end, even when the extension has
+                // produced nothing from it yet.
                 Some(self.whole_or_chunk(kind, Src::Msg, false))
             } else {
                 None
@@ -1418,7 +1424,10 @@ impl Connection {
             self.msg.size += take as u64;
             if self.config.partial_messages {
                 self.deferred = take;
-                (take > 0 || last).then(|| self.whole_or_chunk(kind, Src::In(chunk), last))
+                // Every frame's end is reported, an empty frame's too, so
+                // that a program that follows frames (wsproto's API does)
+                // sees each one.
+                (take > 0 || frame_done).then(|| self.whole_or_chunk(kind, Src::In(chunk), last))
             } else if h.fin && h.opcode != OpCode::Continuation {
                 // A single-frame message: keep it in place, no copy.
                 if last {

@@ -142,6 +142,27 @@ fn rfc7692_7_2_3_3_to_5_other_block_shapes() {
     }
 }
 
+// Partial mode: every read into a compressed frame and every frame's end
+// gives a piece, also when nothing has inflated from it yet (wsproto starts
+// a fragmented message with an empty compressed frame), so a program can
+// follow the frames.
+#[test]
+fn partial_pieces_for_frames_that_inflate_to_nothing() {
+    let config = Config { partial_messages: true, mask_seed: Some(7), ..Config::default() };
+    let mut c = Connection::open(Role::Client, config, Some(default_client()));
+    c.receive(&[0x41, 0x00]);
+    assert_eq!(c.poll_event().unwrap(), Some(Event::TextChunk { data: b"", fin: false }));
+    assert!(!c.in_frame());
+    // §7.2.3.1's "Hello", in two reads: the first inflates to nothing yet.
+    c.receive(&[0x80, 0x07, 0xf2]);
+    assert_eq!(c.poll_event().unwrap(), Some(Event::TextChunk { data: b"", fin: false }));
+    assert!(c.in_frame());
+    assert_eq!(c.poll_event().unwrap(), None);
+    c.receive(&[0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
+    assert_eq!(c.poll_event().unwrap(), Some(Event::TextChunk { data: b"Hello", fin: true }));
+    assert_eq!(c.poll_event().unwrap(), None);
+}
+
 // §7.2.3.6: an empty message is sent as a single 0x00 byte and decodes to "".
 #[test]
 fn rfc7692_7_2_3_6_empty_message() {

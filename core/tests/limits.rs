@@ -132,18 +132,24 @@ fn flood_of_empty_continuations_does_not_grow_memory() {
     assert_eq!(s.state(), State::Open);
 }
 
-// The same flood in partial mode: nothing is delivered for empty pieces
-// and nothing is held.
+// The same flood in partial mode: each empty frame is reported as an empty
+// piece (partial mode reports every frame), and nothing is held.
 #[test]
 fn flood_in_partial_mode() {
     let cfg = Config { max_fragments: 200_000, partial_messages: true, ..Config::default() };
     let mut s = server_with(cfg);
     s.receive(&cfrag(BIN, b"", false));
+    assert_eq!(s.poll_event().unwrap(), Some(wsproto_core::Event::BinaryChunk { data: b"", fin: false }));
     assert_eq!(s.poll_event().unwrap(), None);
     let empty = cfrag(CONT, b"", false);
     let batch: Vec<u8> = empty.iter().copied().cycle().take(empty.len() * 100_000).collect();
     s.receive(&batch);
-    assert_eq!(s.poll_event().unwrap(), None);
+    let mut pieces = 0;
+    while let Some(event) = s.poll_event().unwrap() {
+        assert_eq!(event, wsproto_core::Event::BinaryChunk { data: b"", fin: false });
+        pieces += 1;
+    }
+    assert_eq!(pieces, 100_000);
     assert_eq!(s.buffered_in(), 0);
     s.receive(&cfrag(CONT, b"", true));
     assert_eq!(s.poll_event().unwrap(), Some(wsproto_core::Event::BinaryChunk { data: b"", fin: true }));

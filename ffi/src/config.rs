@@ -218,6 +218,7 @@ pub unsafe extern "C" fn wsproto_config_builder_set_auto_close(
 
 /// Whether messages are delivered in pieces as their bytes arrive (events
 /// with `fin` false until the last piece) instead of whole (default off).
+/// Every frame gives at least one piece, an empty frame an empty one.
 #[no_mangle]
 pub unsafe extern "C" fn wsproto_config_builder_set_partial_messages(
     builder: *mut wsproto_config_builder,
