@@ -1084,7 +1084,17 @@ impl Connection {
                 let decoded = FrameHeader::decode(&self.inbuf[self.rpos..]);
                 let (header, n) = match decoded {
                     Ok(Some(h)) => h,
-                    Ok(None) => return Ok(self.at_end_of_input()),
+                    Ok(None) => {
+                        // Only the masking key may be missing: the rest of
+                        // the header is checked now, so a bad frame fails at
+                        // the byte that makes it bad, whatever the reads.
+                        match FrameHeader::decode_without_key(&self.inbuf[self.rpos..]) {
+                            Ok(Some(h)) => self.check_frame_start(&h).map(drop)?,
+                            Ok(None) => {}
+                            Err(e) => return Err(self.fail_header(e)),
+                        }
+                        return Ok(self.at_end_of_input());
+                    }
                     Err(e) => return Err(self.fail_header(e)),
                 };
                 self.start_frame(&header)?;
@@ -1271,6 +1281,28 @@ impl Connection {
     /// Checks a frame header against the role, the state and the limits,
     /// and starts a message for a data frame that begins one.
     fn start_frame(&mut self, h: &FrameHeader) -> Result<(), Error> {
+        let transformed = self.check_frame_start(h)?;
+        if h.opcode.is_control() {
+            return Ok(());
+        }
+        if h.opcode != OpCode::Continuation {
+            let kind = if h.opcode == OpCode::Text { DataKind::Text } else { DataKind::Binary };
+            self.msg.kind = Some(kind);
+            self.msg.transformed = transformed;
+            self.msg.size = 0;
+            self.msg.fragments = 0;
+            self.msg.utf8.reset();
+        }
+        self.msg.fragments += 1;
+        Ok(())
+    }
+
+    /// The rules a frame header must meet in this role and state (masking,
+    /// RSV bits, fragmentation, limits), checked without changing anything;
+    /// returns whether the frame's message is transformed by the extension.
+    /// The masking key plays no part, so a header can be checked before
+    /// its key arrives.
+    fn check_frame_start(&mut self, h: &FrameHeader) -> Result<bool, Error> {
         match (self.role, h.mask) {
             (Role::Server, None) => return Err(self.fail(ErrorKind::BadMasking, "client frame is not masked")),
             (Role::Client, Some(_)) => return Err(self.fail(ErrorKind::BadMasking, "server frame is masked")),
@@ -1280,12 +1312,12 @@ impl Connection {
             if h.rsv != 0 {
                 return Err(self.fail(ErrorKind::ReservedBits, "RSV bits set on a control frame"));
             }
-            return Ok(());
+            return Ok(false);
         }
         if h.len > self.config.max_frame_size {
             return Err(self.fail(ErrorKind::TooBig, "frame larger than the limit"));
         }
-        match (h.opcode, self.msg.kind) {
+        let (transformed, size) = match (h.opcode, self.msg.kind) {
             (OpCode::Continuation, None) => {
                 return Err(self.fail(ErrorKind::BadFragmentation, "continuation frame without a message to continue"));
             }
@@ -1296,31 +1328,25 @@ impl Connection {
                 if self.msg.fragments >= self.config.max_fragments {
                     return Err(self.fail(ErrorKind::TooBig, "message has too many fragments"));
                 }
+                (self.msg.transformed, self.msg.size)
             }
             (_, Some(_)) => {
                 return Err(self.fail(ErrorKind::BadFragmentation, "new message inside a fragmented message"));
             }
-            (op, None) => {
-                let transformed = if h.rsv == 0 {
-                    false
+            (_, None) => {
+                if h.rsv == 0 {
+                    (false, 0)
                 } else if self.extension.as_ref().is_some_and(|e| e.accepts_rsv(h.rsv)) {
-                    true
+                    (true, 0)
                 } else {
                     return Err(self.fail(ErrorKind::ReservedBits, "RSV bits set without a negotiated extension"));
-                };
-                let kind = if op == OpCode::Text { DataKind::Text } else { DataKind::Binary };
-                self.msg.kind = Some(kind);
-                self.msg.transformed = transformed;
-                self.msg.size = 0;
-                self.msg.fragments = 0;
-                self.msg.utf8.reset();
+                }
             }
-        }
-        if !self.msg.transformed && self.msg.size + h.len > self.config.max_message_size {
+        };
+        if !transformed && size + h.len > self.config.max_message_size {
             return Err(self.fail(ErrorKind::TooBig, "message larger than the limit"));
         }
-        self.msg.fragments += 1;
-        Ok(())
+        Ok(transformed)
     }
 
     // Inlined into `advance` (its only caller): returned through memory,

@@ -100,8 +100,15 @@ fn eof_without_close_is_1006() {
     let out = Run::new(server).eof().expect(&cframe(TXT, b"last"), &[Ev::text("last"), Ev::close(1006, "")], b"");
     assert_eq!(out.state, State::Closed);
     // In the middle of a frame, of a fragmented message, of a header.
-    let input = cat(&[&cfrag(TXT, b"part", false), &cframe(TXT, b"never")[..5]]);
+    let input = cat(&[&cfrag(TXT, b"part", false), &cfrag(CONT, b"never", true)[..5]]);
     Run::new(server).eof().expect(&input, &[Ev::close(1006, "")], b"");
+    // A header that is bad whatever its key fails before the key is in.
+    let input = cat(&[&cfrag(TXT, b"part", false), &cframe(TXT, b"never")[..5]]);
+    Run::new(server).eof().expect(
+        &input,
+        &[Ev::err(ErrorKind::BadFragmentation, 1002)],
+        &sclose(1002, "new message inside a fragmented message"),
+    );
     // After a local close whose answer never came.
     let make = || {
         let mut s = server();

@@ -309,3 +309,87 @@ fn small_frame_limit_still_allows_control_frames() {
     let p = [b'x'; 100];
     Run::new(|| server_with(cfg.clone())).expect(&cframe(PING, &p), &[Ev::Ping(p.to_vec())], &sframe(PONG, &p));
 }
+
+// §5.2: a header that breaks a rule fails as soon as the bytes that break
+// it are in, without waiting for the masking key, which cannot mend it; the
+// close reason is the one the whole header gets. A good header still waits.
+#[test]
+fn bad_headers_fail_before_their_masking_key() {
+    struct Case {
+        frame: Vec<u8>,
+        /// Inside a fragmented message.
+        fragmented: bool,
+        max_frame_size: u64,
+        /// How many bytes make the header bad.
+        known_at: usize,
+        kind: ErrorKind,
+        code: u16,
+        reason: &'static str,
+    }
+    let default = Config::default().max_frame_size;
+    let cases = [
+        Case {
+            frame: cframe(0xC0 | TXT, b"x"),
+            fragmented: false,
+            max_frame_size: default,
+            known_at: 2,
+            kind: ErrorKind::ReservedBits,
+            code: 1002,
+            reason: "RSV bits set without a negotiated extension",
+        },
+        Case {
+            frame: cfrag(CONT, b"x", true),
+            fragmented: false,
+            max_frame_size: default,
+            known_at: 2,
+            kind: ErrorKind::BadFragmentation,
+            code: 1002,
+            reason: "continuation frame without a message to continue",
+        },
+        Case {
+            frame: cframe(BIN, &[0; 300]),
+            fragmented: true,
+            max_frame_size: default,
+            known_at: 4,
+            kind: ErrorKind::BadFragmentation,
+            code: 1002,
+            reason: "new message inside a fragmented message",
+        },
+        Case {
+            frame: cframe(BIN, &[0; 11]),
+            fragmented: false,
+            max_frame_size: 10,
+            known_at: 2,
+            kind: ErrorKind::TooBig,
+            code: 1009,
+            reason: "frame larger than the limit",
+        },
+    ];
+    for (i, c) in cases.iter().enumerate() {
+        let open = || {
+            let mut s = server_with(Config { max_frame_size: c.max_frame_size, ..Config::default() });
+            if c.fragmented {
+                s.receive(&cfrag(TXT, b"open", false));
+                assert!(s.poll_event().unwrap().is_none());
+            }
+            s
+        };
+        let mut s = open();
+        s.receive(&c.frame[..c.known_at - 1]);
+        assert_eq!(s.poll_event(), Ok(None), "case {i}: nothing is known yet");
+        s.receive(&c.frame[c.known_at - 1..c.known_at]);
+        let e = s.poll_event().unwrap_err();
+        assert_eq!((e.kind(), e.close_code()), (c.kind, Some(c.code)), "case {i}");
+        assert_eq!(Hex(&s.take_output()), Hex(&sclose(c.code, c.reason)), "case {i}");
+        // The same frame in one piece is refused with the same words.
+        let mut whole = open();
+        whole.receive(&c.frame);
+        assert_eq!(whole.poll_event().unwrap_err().kind(), c.kind);
+        assert_eq!(Hex(&whole.take_output()), Hex(&sclose(c.code, c.reason)), "case {i}, whole");
+    }
+    // A good header waits for its key.
+    let mut s = server();
+    s.receive(&cframe(BIN, b"ok")[..5]);
+    assert_eq!(s.poll_event(), Ok(None));
+    assert_eq!(s.take_output(), b"");
+}

@@ -142,6 +142,28 @@ impl FrameHeader {
         Ok(Some((FrameHeader { fin, rsv: b0 & RSV_MASK, opcode, mask, len }, pos)))
     }
 
+    /// Decodes a header whose masking key has not all arrived: everything
+    /// else is known, so the connection can check it (and refuse a bad one,
+    /// as soon as the bytes that make it bad are in) without waiting for
+    /// four bytes that cannot make it good. The key reads as zeros.
+    ///
+    /// `Ok(None)` when more than the key is missing, or nothing is (then
+    /// [`decode`](Self::decode) has the header).
+    pub fn decode_without_key(buf: &[u8]) -> Result<Option<FrameHeader>, HeaderError> {
+        let [_, b1, ..] = *buf else { return Ok(None) };
+        let fixed = 2 + match b1 & 0x7f {
+            126 => 2,
+            127 => 8,
+            _ => 0,
+        };
+        if b1 & 0x80 == 0 || buf.len() < fixed || buf.len() >= fixed + 4 {
+            return Ok(None);
+        }
+        let mut padded = [0u8; MAX_HEADER_LEN];
+        padded[..fixed].copy_from_slice(&buf[..fixed]);
+        Ok(Self::decode(&padded[..fixed + 4])?.map(|(h, _)| h))
+    }
+
     /// Appends the encoded header to `out`.
     #[inline]
     pub fn encode(&self, out: &mut Vec<u8>) {
@@ -208,6 +230,22 @@ mod tests {
         // 64 KiB binary: 0x82 0x7F 0x0000000000010000.
         let (h, n) = FrameHeader::decode(&[0x82, 0x7f, 0, 0, 0, 0, 0, 1, 0, 0]).unwrap().unwrap();
         assert_eq!((h.len, n), (65536, 10));
+    }
+
+    #[test]
+    fn headers_without_their_key() {
+        let h = FrameHeader { fin: true, rsv: 0, opcode: OpCode::Binary, mask: Some([1, 2, 3, 4]), len: 300 };
+        let mut out = Vec::new();
+        h.encode(&mut out);
+        let keyless = FrameHeader { mask: Some([0; 4]), ..h };
+        for cut in 0..=out.len() {
+            let expected = (4..8).contains(&cut).then_some(keyless);
+            assert_eq!(FrameHeader::decode_without_key(&out[..cut]), Ok(expected), "cut {cut}");
+        }
+        // Unmasked headers have no key to wait for; bad ones still fail.
+        assert_eq!(FrameHeader::decode_without_key(&[0x82, 0x05]), Ok(None));
+        assert_eq!(FrameHeader::decode_without_key(&[0x83, 0x85]), Err(HeaderError::ReservedOpCode(3)));
+        assert_eq!(FrameHeader::decode_without_key(&[0x82, 0xfe, 0, 5, 1]), Err(HeaderError::NonMinimalLength));
     }
 
     #[test]
