@@ -142,6 +142,18 @@ fn rfc7692_7_2_3_3_to_5_other_block_shapes() {
     }
 }
 
+// §7.2.2, §7.2.3.4: a final block (BFINAL) whose last bits, the end of
+// block code, lie in the 0x00 0x00 0xff 0xff the receiver appends: the
+// message is "Hello", what is left of the appended bytes after the stream's
+// end is padding and is dropped, and the next message starts a new stream
+// (read as the start of one, the padding once broke the next message).
+#[test]
+fn final_block_ending_in_the_appended_tail() {
+    let short = [0xc1, 0x06, 0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07];
+    let (evs, _) = feed_all_ways(&|| open_client(default_client()), &[short, short].concat());
+    assert_eq!(evs, vec![Ev::Text("Hello".into()), Ev::Text("Hello".into())]);
+}
+
 // Partial mode: every read into a compressed frame and every frame's end
 // gives a piece, also when nothing has inflated from it yet (wsproto starts
 // a fragmented message with an empty compressed frame), so a program can

@@ -270,9 +270,9 @@ impl Extension for PerMessageDeflate {
     fn decode(&mut self, input: &[u8], fin: bool, out: &mut Vec<u8>, limit: usize) -> Result<(), ExtensionError> {
         let agreed = self.agreed.ok_or_else(|| ext_error(1002, "permessage-deflate was not negotiated"))?;
         let mut inflate = self.inflate.take().unwrap_or_else(pool::take_inflate);
-        let mut result = inflate_into(&mut inflate, input, out, limit);
+        let mut result = inflate_into(&mut inflate, input, out, limit, false);
         if result.is_ok() && fin {
-            result = inflate_into(&mut inflate, &TAIL, out, limit);
+            result = inflate_into(&mut inflate, &TAIL, out, limit, true);
         }
         match (&result, fin, agreed.remote_no_context) {
             (Err(_), _, _) => drop(inflate),
@@ -353,11 +353,18 @@ fn ext_error(close_code: u16, detail: &str) -> ExtensionError {
 }
 
 /// Inflates `input` into `out` without letting it grow past `limit`.
+///
+/// `tail`: `input` is the §7.2.2 tail the receiver appends, not the peer's
+/// bytes. A final block (BFINAL) may end in it, when the peer's last bits
+/// needed padding from it; what is left of it after the stream's end is
+/// then nothing but padding, and is dropped (as zlib-based peers drop it as
+/// unused data) rather than read as the start of a new stream.
 fn inflate_into(
     inflate: &mut Inflate,
     mut input: &[u8],
     out: &mut Vec<u8>,
     limit: usize,
+    tail: bool,
 ) -> Result<(), ExtensionError> {
     loop {
         if out.len() >= limit {
@@ -374,6 +381,10 @@ fn inflate_into(
                 return Err(ext_error(1009, "message larger than the limit after decompression"));
             }
             match status {
+                Ok(Status::StreamEnd) if tail => {
+                    inflate.reset(false);
+                    return Ok(());
+                }
                 Ok(Status::StreamEnd) => inflate.reset(false),
                 Ok(_) if consumed > 0 || input.is_empty() => {}
                 Ok(_) | Err(_) => return Err(ext_error(1007, "invalid deflate data")),
@@ -406,7 +417,7 @@ fn inflate_into(
                 // whatever follows starts a new stream, exactly as if it had
                 // arrived in a later read.
                 inflate.reset(false);
-                if input.is_empty() {
+                if input.is_empty() || tail {
                     return Ok(());
                 }
             }
