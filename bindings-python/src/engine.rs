@@ -70,6 +70,11 @@ pub(crate) struct Engine {
     failed: bool,
     /// A data message is being sent in fragments.
     sending: bool,
+    /// The peer's close is queued (always last: nothing is decoded after
+    /// it) and moves the state when the program takes it, as in wsproto,
+    /// whose generator decodes lazily: until then a ping queued before it
+    /// can still be answered.
+    close_queued: bool,
     /// Events decoded and not yet taken, in order. An abandoned `events()`
     /// iterator leaves the rest here for the next one, as wsproto's lazy
     /// generator does.
@@ -143,6 +148,7 @@ impl Engine {
             conn: None,
             state: CONNECTING,
             failed: false,
+            close_queued: false,
             sending: false,
             queue: VecDeque::new(),
             carry: Vec::new(),
@@ -322,6 +328,7 @@ impl Engine {
             )?;
             self.queue.push_back(ev.unbind());
             self.state = CLOSED;
+            self.close_queued = false;
             return Ok(());
         }
         match self.state {
@@ -377,7 +384,12 @@ impl Engine {
         if self.queue.is_empty() {
             self.fill(py)?;
         }
-        Ok(self.queue.pop_front())
+        let event = self.queue.pop_front();
+        if self.close_queued && self.queue.is_empty() {
+            self.close_queued = false;
+            self.state = if self.state == LOCAL_CLOSING { CLOSED } else { REMOTE_CLOSING };
+        }
+        Ok(event)
     }
     /// Encodes an event and returns the bytes to send (wsproto's
     /// `Connection.send`).
@@ -485,7 +497,7 @@ impl Engine {
                 Event::Close { code, reason } => {
                     let reason = PyString::new(py, reason).into_any();
                     let code = close_code(py, reg, code)?;
-                    self.state = if self.state == LOCAL_CLOSING { CLOSED } else { REMOTE_CLOSING };
+                    self.close_queued = true;
                     let ev =
                         build(py, reg, &reg.close, &[(intern!(py, "code"), &code), (intern!(py, "reason"), &reason)])?;
                     out.push_back(ev.unbind());

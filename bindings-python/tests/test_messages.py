@@ -272,3 +272,17 @@ def test_random_sends_encode_like_wsproto(seed: int) -> None:
     ours = server_sends(RS, lambda l: random_events(l, random.Random(seed)))
     theirs = server_sends(REF, lambda l: random_events(l, random.Random(seed)))
     assert ours == theirs
+
+
+def test_state_moves_when_the_close_is_taken(lib: Lib) -> None:
+    """events() is lazy in wsproto: a ping read in the same bytes as the
+    peer's close can be answered while iterating, before the close."""
+    client = lib.conn.Connection(lib.conn.CLIENT)
+    server = lib.conn.Connection(lib.conn.SERVER)
+    server.receive_data(client.send(lib.events.Ping(payload=b"p")) + client.send(lib.events.CloseConnection(code=1000)))
+    seen = []
+    for event in server.events():
+        seen.append((type(event).__name__, server.state.name))
+        if isinstance(event, lib.events.Ping):
+            assert server.send(event.response()) == b"\x8a\x01p"
+    assert seen == [("Ping", "OPEN"), ("CloseConnection", "REMOTE_CLOSING")]
