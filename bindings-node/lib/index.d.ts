@@ -37,7 +37,7 @@ export interface EngineOptions {
   autoPong?: boolean;
   /** Answer a close frame automatically (default true). */
   autoClose?: boolean;
-  /** Deliver messages in pieces as they arrive (default false). */
+  /** Deliver messages in pieces as they arrive, at least one per frame (default false). */
   partialMessages?: boolean;
   /** Deterministic mask keys: for tests only. */
   maskSeed?: number;
@@ -72,6 +72,7 @@ export type Event =
   | { type: 'request'; request: RequestInfo }
   | { type: 'accepted'; response: ResponseInfo }
   | { type: 'rejected'; response: ResponseInfo }
+  /** A piece of a refusal's body; a chunked body arrives decoded. */
   | { type: 'rejectBody'; data: Buffer; fin: boolean }
   | { type: 'text'; data: string | Buffer }
   | { type: 'binary'; data: Buffer }
