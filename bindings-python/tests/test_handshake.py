@@ -257,6 +257,8 @@ CHUNKED_WITH_TRAILERS = (
         (lambda s, t: [bytes([b]) for b in b"".join(chunked_rejection(s))], {}),
         (lambda s, t: [CHUNKED_WITH_TRAILERS], {}),
         (lambda s, t: [CHUNKED_WITH_TRAILERS[:60], CHUNKED_WITH_TRAILERS[60:], b""], {}),
+        # h11 reports Transfer-Encoding's value in lower case.
+        (lambda s, t: [CHUNKED_WITH_TRAILERS.replace(b"chunked", b"Chunked")], {}),
     ],
 )
 def test_client_sees_responses_like_wsproto(make_response: Any, request_kw: Any) -> None:

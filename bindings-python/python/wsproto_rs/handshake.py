@@ -55,6 +55,13 @@ def _as_name(value: Union[bytes, str]) -> str:
     return value if isinstance(value, str) else bytes(value).decode("ascii")
 
 
+def _h11_header(name: bytes, value: bytes) -> Tuple[bytes, bytes]:
+    """A received header as h11 reports it: the name in lower case, and the
+    value of Transfer-Encoding too (h11 compares it case-insensitively)."""
+    name = name.lower()
+    return name, value.lower() if name == b"transfer-encoding" else value
+
+
 def _header_pairs(headers: Sequence[Tuple[Any, Any]]) -> List[Tuple[str, bytes]]:
     return [(_as_name(k), _as_bytes(v)) for k, v in headers]
 
@@ -127,7 +134,7 @@ class H11Handshake:
                 self._events.append(self._establish(item[1], item[2], item[3]))
                 return
             elif kind == "rejected":
-                status, headers = item[1], [(k.lower(), v) for k, v in item[2]]
+                status, headers = item[1], [_h11_header(k, v) for k, v in item[2]]
                 self._informational = 100 <= status < 200
                 self._events.append(RejectConnection(headers=headers, status_code=status, has_body=not self._informational))
                 self._state = ConnectionState.CLOSED if self._informational else ConnectionState.REJECTING
