@@ -33,7 +33,7 @@ use crate::close::{self, is_valid_wire_code, MAX_REASON_LEN, NO_STATUS_RCVD};
 use crate::config::Config;
 use crate::error::{local, Error, ErrorKind};
 use crate::extension::Extension;
-use crate::frame::unmasker::{Diversions, Divert, DivertedText, Unmasker, Walk, DIVERT_MIN, FUSE_MIN};
+use crate::frame::unmasker::{relocate, Diversions, Divert, DivertedText, Unmasker, Walk, DIVERT_MIN, FUSE_MIN};
 use crate::frame::{FrameHeader, HeaderError, OpCode, MAX_CONTROL_PAYLOAD};
 use crate::handshake::client::{self, BodyLength, BodyStep, Pending};
 use crate::handshake::server;
@@ -1066,6 +1066,8 @@ impl Connection {
         // The padding stays, for the next payload to reuse.
         let start = d.starts[slot];
         d.bufs[slot].truncate(start);
+        let d = self.diverted.as_deref_mut().expect("a diverted payload was pending");
+        relocate(d, &mut self.unmasker, slot);
     }
 
     fn advance(&mut self) -> Result<Option<Ready>, Error> {

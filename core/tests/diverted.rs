@@ -415,3 +415,76 @@ fn reads_after_a_diverted_payload_before_polling() {
         }
     }
 }
+
+// Messages of 512 KiB and more, one after another in 64 KiB reads: the
+// next message starts in the same read as the end of the one before, so it
+// is diverted into the second buffer; once the first is handed out, what
+// has arrived of it moves into the first buffer and the rest follows there
+// (`frame::unmasker::relocate`). The events are exact however the reads are
+// cut, text keeps its validation across the move, and from the second
+// message on each diverted payload lies in the one buffer.
+#[test]
+fn large_messages_in_a_row_share_one_buffer() {
+    let big = binary(600_000, 9);
+    let t = text(700_000, 3);
+    let wire = cat(&[
+        &cframe(BIN, &big),
+        &cframe(TXT, t.as_bytes()),
+        &cframe(BIN, &big),
+        &cframe(PING, b"p"),
+        &cframe(BIN, &big[..550_000]),
+        &cframe(TXT, t.as_bytes()),
+    ]);
+    let events = vec![
+        Ev::binary(&big),
+        Ev::text(&t),
+        Ev::binary(&big),
+        Ev::Ping(b"p".to_vec()),
+        Ev::binary(&big[..550_000]),
+        Ev::text(&t),
+    ];
+    let run = Run::new(server);
+    for size in [65_536, 40_000, 100_003, 1 << 20] {
+        let got = in_reads(&run, &wire, size);
+        assert_eq!(got.events, events, "reads of {size}");
+        assert_eq!(Hex(&got.output), Hex(&sframe(PONG, b"p")), "reads of {size}");
+    }
+    // Invalid text in a moved payload fails as it would have in place.
+    let mut bad = t.clone().into_bytes();
+    bad[650_000] = 0xff;
+    let wire_bad = cat(&[&cframe(BIN, &big), &cframe(TXT, &bad)]);
+    for size in [65_536, 40_000, 1 << 20] {
+        let got = in_reads(&run, &wire_bad, size);
+        assert_eq!(got.events, [Ev::binary(&big), Ev::err(ErrorKind::InvalidUtf8, 1007)], "reads of {size}");
+    }
+    // Where the payloads lie, polling after every 64 KiB read.
+    let mut s = server();
+    let mut starts = Vec::new();
+    for piece in wire.chunks(65_536) {
+        s.receive(piece);
+        while let Some(e) = s.poll_event().unwrap() {
+            match e {
+                Event::Binary(b) => starts.push(b.as_ptr() as usize),
+                Event::Text(t) => starts.push(t.as_ptr() as usize),
+                _ => {}
+            }
+        }
+    }
+    assert_eq!(starts.len(), 5);
+    // (The fourth follows a ping, which stops the walk for the rest of its
+    // read: it is received in the input buffer, as any message the walk
+    // did not see begin.)
+    for i in [2, 4] {
+        let (p, second) = (starts[i], starts[1]);
+        assert!(p.abs_diff(second) < 4096, "message {i} at {p:#x}, the second at {second:#x}");
+    }
+    // A message that has mostly arrived when the one before is handed out
+    // stays where it is: the whole of it came in the same read.
+    let mut s = server();
+    let two = cat(&[&cframe(BIN, &big), &cframe(BIN, &big[..520_000])]);
+    s.receive(&two[..600_006 + 10]);
+    s.receive(&two[600_006 + 10..]);
+    assert_eq!(s.poll_event().unwrap(), Some(Event::Binary(&big)));
+    assert_eq!(s.poll_event().unwrap(), Some(Event::Binary(&big[..520_000])));
+    assert_eq!(s.poll_event().unwrap(), None);
+}

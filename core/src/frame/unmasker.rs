@@ -408,6 +408,48 @@ fn place(buf: &mut Vec<u8>, len: usize, src: usize) -> usize {
     pad
 }
 
+/// Diverted payloads at least this long may move into the buffer the
+/// message before them has just left (see [`relocate`]).
+pub(crate) const RELOCATE_MIN: u64 = if cfg!(fuzzing) { 64 } else { 512 << 10 };
+
+/// Called when the message in payload buffer `free` has been handed out and
+/// released: if the walk is diverting the next message into the other
+/// buffer and little of it has arrived, moves those bytes into `free`, so
+/// that the rest follows into memory the last message has just warmed.
+///
+/// Two buffers take turns so that a message can start arriving while the
+/// one before it is handed out (see the module docs), but for large
+/// messages two buffers no longer fit a core's L2 cache where one does: on
+/// a Xeon with 2 MiB of L2 per core, a C loop copying 64 KiB reads of 1 MiB
+/// messages ran at 16–17 GB/s into alternating buffers and at 22–24 GB/s
+/// into one (at 512 KiB 32 against 42; at 4 MiB both 15). The move copies
+/// at most an eighth of the message once, and only from [`RELOCATE_MIN`].
+pub(crate) fn relocate(d: &mut Diversions, walk: &mut Unmasker, free: usize) {
+    let Unmasker::Divert { slot, remaining, .. } = walk else { return };
+    let from = *slot;
+    if from == free || d.queue.len() != 1 || d.queue[0].slot != from {
+        return;
+    }
+    let have = d.bufs[from].len() - d.starts[from];
+    let total = have as u64 + *remaining;
+    if total < RELOCATE_MIN || have as u64 > total / 8 {
+        return;
+    }
+    let [a, b] = &mut d.bufs;
+    let (src, dst) = if from == 0 { (a, b) } else { (b, a) };
+    // The same distance to the reads that [`place`] chose for the payload.
+    let len = total as usize;
+    dst.reserve_exact((len + 4095).saturating_sub(dst.len()));
+    let at = src.as_ptr() as usize + d.starts[from];
+    let pad = if cfg!(target_arch = "x86_64") { at.wrapping_sub(dst.as_ptr() as usize) & 4095 } else { 0 };
+    dst.resize(pad, 0);
+    extend_copy(dst, &src[d.starts[from]..]);
+    src.truncate(d.starts[from]);
+    d.starts[free] = pad;
+    d.queue[0].slot = free;
+    *slot = free;
+}
+
 /// A payload buffer no diverted message uses, if there is one.
 fn free_slot(d: &Diversions) -> Option<usize> {
     (0..2).find(|&s| d.queue.iter().all(|q| q.slot != s))
