@@ -282,9 +282,11 @@ class WebSocket extends EventEmitter {
   }
 
   onChunk(isBinary, data, fin) {
-    // With partialMessages the socket still delivers whole messages.
+    // With partialMessages the socket still delivers whole messages. Every
+    // frame gives a piece, an empty frame an empty one: those are not kept,
+    // so a flood of empty fragments costs no memory here either.
     if (this._fragments === null) this._fragments = [];
-    this._fragments.push(data);
+    if (data.length > 0) this._fragments.push(data);
     if (fin) {
       const whole = Buffer.concat(this._fragments);
       this._fragments = null;

@@ -292,6 +292,43 @@ test('WebSocket.fromSocket: a connection whose handshake happened elsewhere', as
   await new Promise((r) => server.close(r));
 });
 
+test('partialMessages: a flood of empty fragments keeps nothing and the message arrives whole', async () => {
+  let socket = null;
+  const server = net.createServer((sock) => {
+    socket = WebSocket.fromSocket(sock, { role: 'server', partialMessages: true, maxFragments: 200_000 });
+    socket.on('message', (d, isBinary) => socket.send(`${isBinary ? 'binary' : 'text'} ${d}`));
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const empty = cframe(0, Buffer.alloc(0), { fin: false });
+  const flood = Buffer.concat([cframe(1, Buffer.from('a'), { fin: false }), ...Array.from({ length: 100_000 }, () => empty)]);
+  const peer = net.connect(server.address().port, '127.0.0.1');
+  try {
+    const chunks = [];
+    peer.on('data', (d) => chunks.push(d));
+    await once(peer, 'connect');
+    peer.write(flood);
+    // Wait until the server has read the whole flood (600,006 bytes).
+    while (!socket || socket._socket.bytesRead < flood.length) await new Promise((r) => setTimeout(r, 5));
+    await new Promise(setImmediate);
+    assert.equal(socket._fragments.length, 1, 'only the piece with a byte is kept');
+    const client = Connection.open('client', { maskSeed: 3 });
+    client.close(1000, '');
+    peer.end(Buffer.concat([cframe(0, Buffer.from('z')), client.takeOutput()]));
+    await once(peer, 'close');
+    assert.deepEqual(
+      parseFrames(Buffer.concat(chunks)).map((f) => [f.opcode, f.payload.toString('latin1')]),
+      [
+        [1, 'text az'],
+        [8, '\x03\xe8'],
+      ],
+    );
+  } finally {
+    peer.destroy();
+    socket?.terminate();
+    await new Promise((r) => server.close(r));
+  }
+});
+
 test('a burst of sends leaves in one socket write, in order, with callbacks', async () => {
   const srv = await startServer();
   const serverSide = new Promise((resolve) => srv.wss.on('connection', resolve));
