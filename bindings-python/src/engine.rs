@@ -48,6 +48,12 @@ use crate::errors;
 use crate::events::{build, close_code, registry, state as state_member, Registry};
 use crate::extension::{take_pending, PyExtension};
 
+/// At most this many events are decoded ahead of the program: a read full
+/// of tiny frames (say, empty fragments, each its own event) then costs a
+/// bounded number of Python objects at a time, not one per frame of the
+/// read, while a batch still spares a boundary crossing per event.
+const BATCH_MAX: usize = 1024;
+
 // wsproto's ConnectionState values.
 const CONNECTING: u8 = 0;
 const OPEN: u8 = 1;
@@ -449,7 +455,7 @@ impl Engine {
         let keys = ChunkKeys::new(py);
         loop {
             self.decode(py, reg, &keys)?;
-            if self.failed || self.held.is_empty() {
+            if self.failed || self.held.is_empty() || self.queue.len() >= BATCH_MAX {
                 return Ok(());
             }
             self.feed_held(py, reg, &keys)?;
@@ -462,7 +468,7 @@ impl Engine {
         let out = &mut self.queue;
         let k_data = intern!(py, "data");
         let t = &keys.t;
-        loop {
+        while out.len() < BATCH_MAX {
             let event = match conn.poll_event() {
                 Ok(Some(e)) => e,
                 Ok(None) => break,

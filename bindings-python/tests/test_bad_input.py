@@ -123,3 +123,26 @@ def test_random_garbage_handshake_raises_remote_errors() -> None:
         except RS.util.RemoteProtocolError as exc:
             assert isinstance(exc.event_hint, RS.events.RejectConnection)
             assert server.send(exc.event_hint).startswith(b"HTTP/1.1 4")
+
+
+def test_a_flood_of_empty_fragments_is_decoded_a_batch_at_a_time() -> None:
+    """Each empty frame is an event (as in wsproto); a read of 100,000 of
+    them must not become 100,000 event objects before the first is taken."""
+    import tracemalloc
+
+    flood = masked(0x01, b"a") + masked(0x00, b"") * 100_000 + masked(0x80, b"z")
+    server = RS.conn.Connection(RS.conn.SERVER)
+    tracemalloc.start()
+    try:
+        server.receive_data(flood)
+        events = server.events()
+        first = next(events)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert (first.data, first.message_finished) == ("a", False)
+    assert peak < 2_000_000, f"{peak} bytes of Python objects for the first event"
+    rest = list(events)
+    assert len(rest) == 100_001
+    assert all(e.data == "" and not e.message_finished for e in rest[:-1])
+    assert (rest[-1].data, rest[-1].message_finished) == ("z", True)
