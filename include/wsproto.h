@@ -123,7 +123,9 @@ enum wsproto_event_kind
   /**
    * A text message (valid UTF-8) in `data`/`len`. Whole when `fin` is
    * true and partial messages are off; with partial messages on, a piece
-   * (which may end inside a code point), `fin` marking the last.
+   * (which may end inside a code point), `fin` marking the last. Every
+   * frame gives at least one piece, an empty frame an empty one (`len`
+   * 0): a program that gathers pieces need not keep those.
    */
   WSPROTO_EVENT_TEXT = 5,
   /**
