@@ -161,7 +161,7 @@ fn final_block_ending_in_the_appended_tail() {
 #[test]
 fn partial_pieces_for_frames_that_inflate_to_nothing() {
     let config = Config { partial_messages: true, mask_seed: Some(7), ..Config::default() };
-    let mut c = Connection::open(Role::Client, config, Some(default_client()));
+    let mut c = Connection::open(Role::Client, config.clone(), Some(default_client()));
     c.receive(&[0x41, 0x00]);
     assert_eq!(c.poll_event().unwrap(), Some(Event::TextChunk { data: b"", fin: false }));
     assert!(!c.in_frame());
@@ -173,6 +173,30 @@ fn partial_pieces_for_frames_that_inflate_to_nothing() {
     c.receive(&[0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
     assert_eq!(c.poll_event().unwrap(), Some(Event::TextChunk { data: b"Hello", fin: true }));
     assert_eq!(c.poll_event().unwrap(), None);
+    // However the reads fall, the pieces make "Hello", only the last has
+    // `fin`, and a read gives at most one piece for each frame it reaches.
+    let wire = [0x41, 0x00, 0x80, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+    let cuts: Vec<Vec<usize>> =
+        (0..=wire.len()).map(|i| vec![i]).chain(std::iter::once((1..wire.len()).collect())).collect();
+    for cut in cuts {
+        let mut c = Connection::open(Role::Client, config.clone(), Some(default_client()));
+        let (mut text, mut fins, mut prev) = (Vec::new(), Vec::new(), 0);
+        for at in cut.iter().copied().chain([wire.len()]) {
+            c.receive(&wire[prev..at]);
+            prev = at;
+            let mut pieces = 0;
+            while let Some(e) = c.poll_event().unwrap() {
+                let Event::TextChunk { data, fin } = e else { panic!("{e:?}") };
+                text.extend_from_slice(data);
+                fins.push(fin);
+                pieces += 1;
+            }
+            assert!(pieces <= 2, "cut {cut:?}: {pieces} pieces from one read");
+        }
+        assert_eq!(text, b"Hello", "cut {cut:?}");
+        assert_eq!(fins.iter().filter(|&&f| f).count(), 1, "cut {cut:?}");
+        assert_eq!(fins.last(), Some(&true), "cut {cut:?}");
+    }
 }
 
 // §7.2.3.6: an empty message is sent as a single 0x00 byte and decodes to "".

@@ -381,11 +381,19 @@ fn bad_headers_fail_before_their_masking_key() {
         let e = s.poll_event().unwrap_err();
         assert_eq!((e.kind(), e.close_code()), (c.kind, Some(c.code)), "case {i}");
         assert_eq!(Hex(&s.take_output()), Hex(&sclose(c.code, c.reason)), "case {i}");
-        // The same frame in one piece is refused with the same words.
+        // The same frame in one piece, a byte at a time and at every cut
+        // is refused with the same words.
         let mut whole = open();
         whole.receive(&c.frame);
         assert_eq!(whole.poll_event().unwrap_err().kind(), c.kind);
         assert_eq!(Hex(&whole.take_output()), Hex(&sclose(c.code, c.reason)), "case {i}, whole");
+        let config = Config { max_frame_size: c.max_frame_size, ..Config::default() };
+        let opening = if c.fragmented { cfrag(TXT, b"open", false) } else { Vec::new() };
+        Run::new(|| server_with(config.clone())).expect(
+            &cat(&[&opening, &c.frame]),
+            &[Ev::err(c.kind, c.code)],
+            &sclose(c.code, c.reason),
+        );
     }
     // A good header waits for its key.
     let mut s = server();
