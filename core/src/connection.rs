@@ -1060,13 +1060,13 @@ impl Connection {
     #[cold]
     #[inline(never)]
     fn settle_diverted(&mut self) {
-        let d = self.diversions_mut();
+        // (The field, not `diversions_mut`: the walk is borrowed too.)
+        let d = self.diverted.as_deref_mut().expect("a diverted payload is pending");
         d.handed_out = false;
         let slot = d.queue.pop_front().expect("a diverted message was handed out").slot;
         // The padding stays, for the next payload to reuse.
         let start = d.starts[slot];
         d.bufs[slot].truncate(start);
-        let d = self.diverted.as_deref_mut().expect("a diverted payload was pending");
         relocate(d, &mut self.unmasker, slot);
     }
 
