@@ -60,6 +60,22 @@ def shapes(events: Any) -> List[Tuple[Any, ...]]:
     return [shape(e) for e in events]
 
 
+def xor(data: bytes, key: bytes) -> bytes:
+    """``data`` XORed with a 4-byte masking key (one big-integer XOR, fast
+    enough for megabytes)."""
+    n = len(data)
+    mask = (key * (n // 4 + 1))[:n]
+    return (int.from_bytes(data, "big") ^ int.from_bytes(mask, "big")).to_bytes(n, "big")
+
+
+def unmask(frame: bytes) -> bytes:
+    """One client frame with its mask removed, as a server would send it."""
+    length = frame[1] & 0x7F
+    start = 2 + {126: 2, 127: 8}.get(length, 0)
+    key = frame[start : start + 4]
+    return bytes([frame[0], length]) + frame[2:start] + xor(frame[start + 4 :], key)
+
+
 def without_key(data: bytes) -> bytes:
     return KEY_RE.sub(rb"\1<key>", data)
 

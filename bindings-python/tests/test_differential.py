@@ -25,7 +25,7 @@ from typing import Any, List, Optional, Tuple
 
 import pytest
 
-from conftest import REF, RS, Lib, shape
+from conftest import REF, RS, Lib, shape, unmask
 
 # Streams per run; raise it to search further (WSPROTO_DIFF_SEEDS=20000).
 SEEDS = int(os.environ.get("WSPROTO_DIFF_SEEDS", "600"))
@@ -187,8 +187,9 @@ def build(seed: int) -> Tuple[bytes, bool, Optional[str], List[int], bool]:
     return data, client_sends, defect, cuts, rng.random() < 0.5
 
 
-def frames_of(lib: Lib, data: bytes, masked: bool) -> List[bytes]:
-    """``data`` with client masks removed, so the two libraries' answers compare."""
+def frames_of(data: bytes, masked: bool) -> List[bytes]:
+    """``data`` cut into frames, client masks removed, so the two libraries'
+    answers compare."""
     if not masked:
         return [data]
     out, at = [], 0
@@ -196,9 +197,7 @@ def frames_of(lib: Lib, data: bytes, masked: bool) -> List[bytes]:
         length = data[at + 1] & 0x7F
         head = 2 + {126: 2, 127: 8}.get(length, 0)
         n = length if length < 126 else int.from_bytes(data[at + 2 : at + head], "big")
-        key = data[at + head : at + head + 4]
-        payload = data[at + head + 4 : at + head + 4 + n]
-        out.append(bytes([data[at], length]) + data[at + 2 : at + head] + bytes(b ^ key[i % 4] for i, b in enumerate(payload)))
+        out.append(unmask(data[at : at + head + 4 + n]))
         at += head + 4 + n
     return out
 
@@ -227,7 +226,7 @@ def run(lib: Lib, data: bytes, client_sends: bool, cuts: List[int], end: bool) -
                 if isinstance(event, (lib.events.Ping, lib.events.CloseConnection)):
                     sent = attempt("respond", lambda: conn.send(event.response()))
                     if sent is not None:
-                        log.append(("sent", frames_of(lib, sent, masked=not client_sends)))
+                        log.append(("sent", frames_of(sent, masked=not client_sends)))
         except Exception as exc:  # noqa: BLE001
             log.append(("events", "raised", type(exc).__name__, str(exc)))
         log.append(("state", conn.state.name))

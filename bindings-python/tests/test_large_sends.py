@@ -8,14 +8,8 @@ from typing import Any
 
 import pytest
 
-from conftest import REF, RS
+from conftest import REF, RS, unmask
 MIXED = "ascii, é, €, 😀; "
-
-
-def xor(data: bytes, key: bytes) -> bytes:
-    n = len(data)
-    mask = (key * (n // 4 + 1))[:n]
-    return (int.from_bytes(data, "big") ^ int.from_bytes(mask, "big")).to_bytes(n, "big")
 
 
 def text(n: int) -> bytes:
@@ -28,14 +22,6 @@ def binary(n: int) -> bytes:
     return bytes((i * 31 + 1) % 251 for i in range(n))
 
 SIZES = [0, 1, 125, 126, 4095, 4096, 65535, 65536, 70_000, 1 << 20]
-
-
-def unmask(frame_bytes: bytes) -> bytes:
-    """A client frame with its mask removed, as a server frame."""
-    length = frame_bytes[1] & 0x7F
-    start = 2 + {126: 2, 127: 8}.get(length, 0)
-    key = frame_bytes[start : start + 4]
-    return bytes([frame_bytes[0], length]) + frame_bytes[2:start] + xor(frame_bytes[start + 4 :], key)
 
 
 @pytest.mark.parametrize("size", SIZES)

@@ -8,7 +8,7 @@ from typing import Any, List
 
 import pytest
 
-from conftest import REF, RS, Lib, handshake, shapes
+from conftest import REF, RS, Lib, handshake, shapes, unmask
 
 
 def server_sends(lib: Lib, make_events: Any) -> List[bytes]:
@@ -40,15 +40,6 @@ SENDS = [
 @pytest.mark.parametrize("make_events", SENDS)
 def test_server_frames_match_wsproto_bytes(make_events: Any) -> None:
     assert server_sends(RS, make_events) == server_sends(REF, make_events)
-
-
-def unmask(frame: bytes) -> bytes:
-    """A client frame with its mask removed, as a server frame."""
-    length = frame[1] & 0x7F
-    start = 2 + {126: 2, 127: 8}.get(length, 0)
-    key = frame[start : start + 4]
-    payload = bytes(b ^ key[i % 4] for i, b in enumerate(frame[start + 4 :]))
-    return bytes([frame[0], frame[1] & 0x7F]) + frame[2:start] + payload
 
 
 @pytest.mark.parametrize("make_events", SENDS)
