@@ -14,7 +14,7 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const { isDeepStrictEqual } = require('node:util');
 const { Connection } = require('../lib/index.js');
-const { requireWs } = require('./helpers.js');
+const { frame, requireWs } = require('./helpers.js');
 
 const ws = requireWs();
 const STREAMS = Number(process.env.WSPROTO_DIFF_SEEDS || 600);
@@ -61,24 +61,8 @@ class Stream {
   }
 
   frame(opcode, payload, { fin = true, rsv = 0, masked = this.masked, lengthForm = null } = {}) {
-    const n = payload.length;
-    const form = lengthForm ?? (n < 126 ? 0 : n < 65536 ? 126 : 127);
-    const head = [(fin ? 0x80 : 0) | (rsv << 4) | opcode];
-    const bit = masked ? 0x80 : 0;
-    if (form === 0) head.push(bit | n);
-    else if (form === 126) head.push(bit | 126, n >> 8, n & 255);
-    else {
-      const len = Buffer.alloc(8);
-      len.writeBigUInt64BE(BigInt(n));
-      head.push(bit | 127, ...len);
-    }
-    let body = Buffer.from(payload);
-    if (masked) {
-      const key = [0, 1, 2, 3].map(() => this.r.below(256));
-      head.push(...key);
-      body = Buffer.from(body.map((b, i) => b ^ key[i & 3]));
-    }
-    this.parts.push(Buffer.from(head), body);
+    const mask = masked ? [0, 1, 2, 3].map(() => this.r.below(256)) : null;
+    this.parts.push(frame(opcode, payload, { fin, rsv, mask, lengthForm }));
   }
 
   text(n) {

@@ -6,14 +6,18 @@ const path = require('node:path');
 const net = require('node:net');
 const { Connection } = require('../lib/index.js');
 
-/** Builds one frame by hand; `mask` is a 4-byte key or null. */
-function frame(opcode, payload, { fin = true, mask = null, rsv = 0 } = {}) {
+/**
+ * Builds one frame by hand; `mask` is a 4-byte key or null. `lengthForm`
+ * (0, 126 or 127) forces a length encoding, minimal or not.
+ */
+function frame(opcode, payload, { fin = true, mask = null, rsv = 0, lengthForm = null } = {}) {
   const data = Buffer.from(payload);
   const len = data.length;
+  const form = lengthForm ?? (len < 126 ? 0 : len < 65536 ? 126 : 127);
   let head;
-  if (len < 126) {
+  if (form === 0) {
     head = Buffer.from([(fin ? 0x80 : 0) | (rsv << 4) | opcode, (mask ? 0x80 : 0) | len]);
-  } else if (len < 65536) {
+  } else if (form === 126) {
     head = Buffer.from([(fin ? 0x80 : 0) | (rsv << 4) | opcode, (mask ? 0x80 : 0) | 126, len >> 8, len & 255]);
   } else {
     head = Buffer.alloc(10);
