@@ -16,6 +16,12 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 export declare function __forceScalarUtf16(on: boolean): boolean
 
 /**
+ * Test hook: the bytes of engine buffers out on loan to JavaScript (see
+ * `LENT_MAX`).
+ */
+export declare function __lentBytes(): number
+
+/**
  * Panics on purpose, so the tests can prove that a panic becomes a
  * `WSPROTO_PANIC` error and disables the connection.
  */

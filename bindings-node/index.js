@@ -836,6 +836,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.__forceScalarUtf16 = nativeBinding.__forceScalarUtf16
+module.exports.__lentBytes = nativeBinding.__lentBytes
 module.exports.__testPanic = nativeBinding.__testPanic
 module.exports.accept = nativeBinding.accept
 module.exports.bufferedIn = nativeBinding.bufferedIn
