@@ -545,6 +545,11 @@ impl Connection {
     /// error that failed the connection (its close frame or HTTP error
     /// response is already queued).
     pub fn poll_event(&mut self) -> Result<Option<Event<'_>>, Error> {
+        if self.state == State::Closed {
+            // The call after the one that closed (the event it returned
+            // borrows `self`).
+            self.release_extension();
+        }
         if let Some(whole) = self.poll_whole_message() {
             let (text, range) = whole?;
             let data = &self.inbuf[range];
@@ -887,8 +892,13 @@ impl Connection {
     }
 
     /// Frees buffer memory that holds nothing, so an idle connection costs
-    /// only its own struct. Call it when the transport has nothing to read.
+    /// only its own struct (and, once closed, frees the extension's state:
+    /// see [`Extension::release`]). Call it when the transport has nothing
+    /// to read.
     pub fn release_memory(&mut self) {
+        if self.state == State::Closed {
+            self.release_extension();
+        }
         self.settle();
         if self.rpos == self.inbuf.len() {
             self.in_base += self.inbuf.len() as u64;
@@ -1033,7 +1043,17 @@ impl Connection {
         };
         self.write_close(code, reason);
         self.state = next;
+        if next == State::Closed {
+            self.release_extension();
+        }
         Ok(())
+    }
+
+    /// Lets the extension free its state once no message can pass.
+    fn release_extension(&mut self) {
+        if let Some(ext) = self.extension.as_mut() {
+            ext.release();
+        }
     }
 
     // ------------------------------------------------------------------

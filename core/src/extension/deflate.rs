@@ -346,6 +346,13 @@ impl Extension for PerMessageDeflate {
         }
         Ok(Some(if first { RSV1 } else { 0 }))
     }
+
+    fn release(&mut self) {
+        // A context kept between messages is of no use to anyone else; a
+        // reset one would be, but only a pooled one is ever reset.
+        self.deflate = None;
+        self.inflate = None;
+    }
 }
 
 fn ext_error(close_code: u16, detail: &str) -> ExtensionError {

@@ -141,6 +141,13 @@ pub trait Extension: Send + fmt::Debug {
         let _ = (input, first, fin, out);
         Ok(None)
     }
+
+    /// Called once the connection is closed, when no message can pass any
+    /// more: frees what is kept between messages (a compression context
+    /// can hold hundreds of kilobytes), so a closed connection that its
+    /// owner has not dropped yet (one waiting for a garbage collector, in a
+    /// binding) does not keep it. May be called more than once.
+    fn release(&mut self) {}
 }
 
 /// Splits on `sep` where it is not inside a quoted string.
