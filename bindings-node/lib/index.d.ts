@@ -213,6 +213,12 @@ export interface ServerOptions extends EngineOptions {
   headers?: Headers;
   deflate?: boolean | DeflateOptions;
   closeTimeout?: number;
+  /**
+   * `acceptSocket` only: ms the client has to send its opening handshake
+   * before the socket is destroyed and 'handshakeError' is emitted with
+   * code WSPROTO_REMOTE_HANDSHAKE_TIMEOUT (default 10000; 0 for none).
+   */
+  handshakeTimeout?: number;
 }
 
 export declare class WebSocketServer extends EventEmitter {
@@ -236,6 +242,12 @@ export interface ConnectOptions extends EngineOptions {
   origin?: string;
   deflate?: boolean | DeflateOptions;
   closeTimeout?: number;
+  /**
+   * ms the server has to answer the opening handshake; then 'error' with
+   * code WSPROTO_REMOTE_HANDSHAKE_TIMEOUT and 'close' with 1006 (default
+   * 10000; 0 for none).
+   */
+  handshakeTimeout?: number;
   /** Passed to tls.connect for wss:// URLs. */
   tls?: TlsConnectionOptions;
 }

@@ -26,6 +26,13 @@ const CLOSED = 3;
 // How long to wait for the peer to finish the closing handshake (and, for
 // a client, for the server to close TCP) before dropping the socket.
 const DEFAULT_CLOSE_TIMEOUT = 5000;
+// How long the opening handshake may take: a client waits this long for the
+// server's answer, a server taking over a raw socket (`acceptSocket`) this
+// long for the request. Without it a peer that connects and says nothing
+// (or one byte a minute) holds a socket forever. `handshakeTimeout: 0`
+// waits without limit. (Behind an http.Server, its own `headersTimeout`
+// and `requestTimeout` bound the request.)
+const DEFAULT_HANDSHAKE_TIMEOUT = 10000;
 const EMPTY = Buffer.alloc(0);
 
 class WebSocket extends EventEmitter {
@@ -42,6 +49,7 @@ class WebSocket extends EventEmitter {
     this._readyState = connection.state === 'OPEN' ? OPEN : CONNECTING;
     this._closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
     this._closeTimer = null;
+    this._handshakeTimer = null;
     this._closeCode = 1006;
     this._closeReason = '';
     this._closeEmitted = false;
@@ -73,6 +81,26 @@ class WebSocket extends EventEmitter {
     socket.on('drain', this._onDrain);
     socket.on('error', (err) => this._emitError(err));
     socket.on('close', () => this._onSocketClose());
+    if (this._readyState === CONNECTING && connection.isClient) {
+      const limit = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
+      if (limit > 0) this._handshakeTimer = setTimeout(() => this._handshakeTimedOut(limit), limit);
+    }
+  }
+
+  _handshakeTimedOut(limit) {
+    this._handshakeTimer = null;
+    this._failed = true;
+    this._emitError(
+      wsprotoError('WSPROTO_REMOTE_HANDSHAKE_TIMEOUT', `the server did not answer the opening handshake within ${limit} ms`),
+    );
+    this._socket.destroy();
+  }
+
+  _clearHandshakeTimer() {
+    if (this._handshakeTimer) {
+      clearTimeout(this._handshakeTimer);
+      this._handshakeTimer = null;
+    }
   }
 
   /** Attaches to a socket whose handshake happened elsewhere. */
@@ -257,8 +285,9 @@ class WebSocket extends EventEmitter {
 
   _onSocketClose() {
     if (this._closeTimer) clearTimeout(this._closeTimer);
+    this._clearHandshakeTimer();
     this._readyState = CLOSED;
-    if (this._conn.state === 'CONNECTING' && this.listenerCount('error') > 0 && !this._rejected) {
+    if (this._conn.state === 'CONNECTING' && this.listenerCount('error') > 0 && !this._rejected && !this._failed) {
       this._emitError(wsprotoError('WSPROTO_REMOTE_BAD_HANDSHAKE', 'the connection closed during the handshake'));
     }
     if (!this._closeEmitted) {
@@ -317,6 +346,7 @@ class WebSocket extends EventEmitter {
   }
 
   onAccepted(response) {
+    this._clearHandshakeTimer();
     this._readyState = OPEN;
     this.protocol = response.subprotocol || '';
     this.extensions = response.extensions;
@@ -324,6 +354,7 @@ class WebSocket extends EventEmitter {
   }
 
   onRejected(response) {
+    this._clearHandshakeTimer();
     this._rejected = { response, body: [] };
   }
 
@@ -362,7 +393,8 @@ class WebSocket extends EventEmitter {
  * returning the protocol or false, `protocols` (a list, in preference
  * order), `verifyClient(request)` returning true or a
  * `{ status, headers, body }` rejection, `deflate`, the engine's limits,
- * and `closeTimeout`.
+ * `closeTimeout`, and `handshakeTimeout` (for `acceptSocket`, ms; default
+ * 10000, 0 for none).
  */
 class WebSocketServer extends EventEmitter {
   constructor(options = {}, onConnection) {
@@ -410,6 +442,14 @@ class WebSocketServer extends EventEmitter {
   acceptSocket(socket) {
     const connection = Connection.server(this.options);
     socket.on('error', () => {}); // A reset during the handshake is not ours to throw.
+    const limit = this.options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
+    let timer = null;
+    const done = () => {
+      socket.removeListener('data', onData);
+      socket.removeListener('close', done);
+      if (timer) clearTimeout(timer);
+      timer = null;
+    };
     const sink = {
       request: null,
       error: null,
@@ -423,11 +463,11 @@ class WebSocketServer extends EventEmitter {
     const onData = (chunk) => {
       connection.receiveInto(chunk, sink);
       if (sink.error) {
-        socket.removeListener('data', onData);
+        done();
         socket.end(connection.takeOutput());
         this.emit('handshakeError', sink.error, null);
       } else if (sink.request) {
-        socket.removeListener('data', onData);
+        done();
         const ws = this._decide(socket, connection, sink.request, null);
         // Frames that came with the request wait inside the engine; an
         // empty receive turns them into events.
@@ -435,6 +475,18 @@ class WebSocketServer extends EventEmitter {
       }
     };
     socket.on('data', onData);
+    socket.on('close', done);
+    if (limit > 0) {
+      timer = setTimeout(() => {
+        done();
+        socket.destroy();
+        const err = wsprotoError(
+          'WSPROTO_REMOTE_HANDSHAKE_TIMEOUT',
+          `the client did not send its opening handshake within ${limit} ms`,
+        );
+        this.emit('handshakeError', err, null);
+      }, limit);
+    }
   }
 
   _decide(socket, connection, request, req) {
@@ -479,8 +531,9 @@ class WebSocketServer extends EventEmitter {
 
 /**
  * Opens a client connection to `ws://` or `wss://` `url`. Options: `protocols`,
- * `headers`, `origin`, `deflate`, the engine's limits, `closeTimeout`, and
- * for wss `tls` (passed to `tls.connect`). Returns the WebSocket at once;
+ * `headers`, `origin`, `deflate`, the engine's limits, `closeTimeout`,
+ * `handshakeTimeout` (ms until the server's answer; default 10000, 0 for
+ * none), and for wss `tls` (passed to `tls.connect`). Returns the WebSocket at once;
  * it emits 'open' when the server accepts.
  */
 function connect(url, options = {}) {
@@ -498,7 +551,11 @@ function connect(url, options = {}) {
   const socket = secure
     ? tls.connect({ host: hostname, port, servername: hostname, ...(options.tls || {}) })
     : net.connect({ host: hostname, port });
-  const ws = new WebSocket(socket, connection, { url: u.href, closeTimeout: options.closeTimeout });
+  const ws = new WebSocket(socket, connection, {
+    url: u.href,
+    closeTimeout: options.closeTimeout,
+    handshakeTimeout: options.handshakeTimeout,
+  });
   const request = connection.takeOutput();
   socket.write(request);
   return ws;

@@ -415,3 +415,66 @@ test('many concurrent connections are echoed independently', async () => {
   );
   await srv.close();
 });
+
+test('handshakeTimeout: a client gives up on a server that never answers', async () => {
+  const held = [];
+  const server = net.createServer((sock) => held.push(sock)); // reads, says nothing
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const start = Date.now();
+  const ws = connect(`ws://127.0.0.1:${server.address().port}/`, { handshakeTimeout: 200 });
+  const errors = [];
+  ws.on('error', (e) => errors.push(e.code));
+  const [code] = await once(ws, 'close', 5000);
+  assert.ok(Date.now() - start >= 190, 'not before the limit');
+  assert.equal(code, 1006);
+  assert.deepEqual(errors, ['WSPROTO_REMOTE_HANDSHAKE_TIMEOUT']);
+  assert.equal(ws.readyState, WebSocket.CLOSED);
+  for (const s of held) s.destroy();
+  await new Promise((r) => server.close(r));
+});
+
+test('handshakeTimeout: an answered handshake stops the clock', async () => {
+  const srv = await startServer();
+  srv.wss.on('connection', (ws) => ws.on('message', (d) => ws.send(d)));
+  const ws = connect(srv.url, { handshakeTimeout: 100 });
+  const errors = [];
+  ws.on('error', (e) => errors.push(e.code));
+  await once(ws, 'open');
+  await new Promise((r) => setTimeout(r, 250));
+  ws.send('still here');
+  const [data] = await once(ws, 'message');
+  assert.equal(String(data), 'still here');
+  assert.deepEqual(errors, []);
+  ws.close();
+  await once(ws, 'close');
+  await srv.close();
+});
+
+test('handshakeTimeout: acceptSocket drops a client that never finishes its request', async () => {
+  const wss = new WebSocketServer({ handshakeTimeout: 200 });
+  const failures = [];
+  wss.on('handshakeError', (e, req) => failures.push([e.code, req]));
+  let connections = 0;
+  wss.on('connection', () => connections++);
+  const server = net.createServer((sock) => wss.acceptSocket(sock));
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const start = Date.now();
+  const sock = net.connect(server.address().port, '127.0.0.1');
+  sock.on('error', () => {});
+  // Half a request, then silence.
+  sock.write(upgradeRequest().subarray(0, 40));
+  const got = [];
+  sock.on('data', (d) => got.push(d));
+  await once(sock, 'close', 5000);
+  assert.ok(Date.now() - start >= 190, 'not before the limit');
+  assert.deepEqual(failures, [['WSPROTO_REMOTE_HANDSHAKE_TIMEOUT', null]]);
+  assert.equal(Buffer.concat(got).length, 0, 'nothing is answered');
+  assert.equal(connections, 0);
+  // A client that finishes in time is not affected by the timer it had.
+  const reply = await rawExchange(server.address().port, Buffer.concat([upgradeRequest(), cframe(8, Buffer.from([3, 0xe8]))]));
+  assert.match(splitReply(reply).head, /^HTTP\/1\.1 101 /);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(failures.length, 1);
+  assert.equal(connections, 1);
+  await new Promise((r) => server.close(r));
+});
