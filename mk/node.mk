@@ -2,7 +2,8 @@
 #
 #   make test-node      npm install in bindings-node (builds the addon from
 #                       source), check that the committed index.js/index.d.ts
-#                       are what napi generates, run the node:test suite
+#                       are what napi generates, type-check lib/index.d.ts
+#                       (test/types), run the node:test suite
 #   make demo-node      the Node client against the C and the Node echo servers
 #   make examples-node  the addon the Node examples load
 #   make bench-node     codec throughput vs ws (writes nothing; see bench/node)
@@ -15,7 +16,7 @@ NODE_DIR := $(ROOT)/bindings-node
 NODE_GEN := index.js index.d.ts
 NODE_SNAP := $(ROOT)/build/node/generated-before
 
-.PHONY: node-install node-check-generated test-node demo-node examples-node bench-node
+.PHONY: node-install node-check-generated node-types test-node demo-node examples-node bench-node
 
 # `npm install` runs the package's install script (napi build --release),
 # which also regenerates index.js and index.d.ts. The committed copies are
@@ -35,7 +36,13 @@ node-check-generated: node-install
 	done
 	@echo "test-node: generated index.js and index.d.ts are up to date"
 
-test-node: node-check-generated
+# lib/index.d.ts against code a TypeScript user writes (and misuse it must
+# reject): test/types/usage.ts, compiled, never run.
+node-types: node-peers
+	$(PEERS)/node_modules/.bin/tsc -p $(NODE_DIR)/test/types
+	@echo "test-node: lib/index.d.ts type-checks test/types/usage.ts"
+
+test-node: node-check-generated node-types
 	cd $(NODE_DIR) && node --test --test-timeout=60000 test/*.test.js
 
 examples-node: node-install

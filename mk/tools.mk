@@ -24,7 +24,7 @@ node-peers: $(PEERS)/.stamp
 $(PEERS)/.stamp: mk/tools.mk
 	mkdir -p $(PEERS)
 	cd $(PEERS) && [ -f package.json ] || echo '{"name":"wsproto-peers","private":true}' > $(PEERS)/package.json
-	cd $(PEERS) && npm install --no-audit --no-fund --silent ws@8 bufferutil@4
+	cd $(PEERS) && npm install --no-audit --no-fund --silent ws@8 bufferutil@4 typescript@5 @types/node@20
 	touch $@
 
 empty :=
