@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any, Iterator, List, Tuple
 
@@ -181,3 +182,43 @@ def test_our_client_against_the_c_server() -> None:
     assert echoed == MESSAGES
     assert pong == b"ping!"
     assert close is not None and close[0] == 1000
+
+
+def test_our_server_drops_a_client_that_never_finishes_its_handshake() -> None:
+    proc, port = start_server(
+        [sys.executable, str(ROOT / "examples/python/echo_server.py"), "0", "--handshake-timeout", "0.3"]
+    )
+    try:
+        start = time.monotonic()
+        with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as slow:
+            # Half a request, then a byte now and then: the clock runs over
+            # the whole handshake, so trickling does not keep it open.
+            slow.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            got = b""
+            slow.settimeout(0.1)
+            for _ in range(20):
+                try:
+                    chunk = slow.recv(1024)
+                except socket.timeout:
+                    try:
+                        slow.sendall(b"X")
+                    except OSError:  # already reset
+                        break
+                    continue
+                except ConnectionResetError:
+                    # Closed with a trickled byte still unread: a reset.
+                    break
+                got += chunk
+                if not chunk:
+                    break
+            waited = time.monotonic() - start
+        assert got == b"", "nothing is answered"
+        assert 0.25 <= waited < 1.5, waited
+        # A client in time is served as before.
+        with connect(f"ws://127.0.0.1:{port}/", open_timeout=TIMEOUT) as ws:
+            ws.send("still served")
+            assert ws.recv(timeout=TIMEOUT) == "still served"
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=TIMEOUT)
+    assert "no opening handshake within 0.3 s" in out

@@ -1,13 +1,16 @@
 """An asyncio WebSocket echo server built on wsproto_rs.
 
-    python examples/python/echo_server.py PORT [-q]
+    python examples/python/echo_server.py PORT [-q] [--handshake-timeout SECONDS]
 
 Listens on 127.0.0.1:PORT (0 picks a free port; the first line printed is
 "listening on 127.0.0.1:PORT"). Serves any number of connections at once,
 echoes every text and binary message (fragment by fragment, so a message
 of any size streams through), answers pings and closes, negotiates
 permessage-deflate when the client offers it, and answers protocol errors
-with the close code the engine chose. -q prints nothing per connection.
+with the close code the engine chose. -q prints nothing per connection. A
+client has 10 seconds (--handshake-timeout) to send its opening handshake;
+one that connects and says nothing, or sends it a byte at a time, is
+dropped instead of holding its socket forever.
 
 The code is plain wsproto code: swap the import for ``wsproto`` and it runs
 on python-hyper wsproto unchanged.
@@ -32,6 +35,7 @@ from wsproto_rs.extensions import PerMessageDeflate
 from wsproto_rs.utilities import RemoteProtocolError
 
 QUIET = False
+HANDSHAKE_TIMEOUT = 10.0
 
 
 def log(*args: object) -> None:
@@ -42,9 +46,20 @@ def log(*args: object) -> None:
 async def serve_client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     peer = writer.get_extra_info("peername")
     ws = wsproto.WSConnection(wsproto.ConnectionType.SERVER)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + HANDSHAKE_TIMEOUT
     try:
         while ws.state is not ConnectionState.CLOSED:
-            data = await reader.read(65536)
+            if ws.state is ConnectionState.CONNECTING:
+                # The clock runs over the whole handshake, not per read.
+                left = deadline - loop.time()
+                try:
+                    data = await asyncio.wait_for(reader.read(65536), max(left, 0))
+                except asyncio.TimeoutError:
+                    log(f"{peer}: no opening handshake within {HANDSHAKE_TIMEOUT:g} s")
+                    break
+            else:
+                data = await reader.read(65536)
             try:
                 ws.receive_data(data or None)
             except RemoteProtocolError as exc:
@@ -97,9 +112,11 @@ async def main(port: int) -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) < 2:
-        print(f"usage: {sys.argv[0]} PORT [-q]", file=sys.stderr)
+        print(f"usage: {sys.argv[0]} PORT [-q] [--handshake-timeout SECONDS]", file=sys.stderr)
         sys.exit(2)
     QUIET = "-q" in sys.argv[2:]
+    if "--handshake-timeout" in sys.argv[2:-1]:
+        HANDSHAKE_TIMEOUT = float(sys.argv[sys.argv.index("--handshake-timeout") + 1])
     try:
         asyncio.run(main(int(sys.argv[1])))
     except KeyboardInterrupt:
