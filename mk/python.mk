@@ -27,7 +27,8 @@ $(PY_STAMP): $(ROOT)/build/venv/.stamp $(PY_SOURCES)
 	mkdir -p $(dir $@)
 	touch $@
 
-test-python: venv $(PY_STAMP)
+# examples-c: the interop tests run our client against the C echo server.
+test-python: venv $(PY_STAMP) examples-c
 	cd $(ROOT)/bindings-python && $(PY) -m pytest -q -p no:cacheprovider tests
 	cd $(ROOT)/bindings-python && $(PY) -m mypy.stubtest wsproto_rs --allowlist stubtest-allowlist.txt
 	$(PY) $(ROOT)/bindings-python/scripts/wsproto_suite.py $(ROOT)/build

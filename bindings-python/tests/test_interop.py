@@ -184,10 +184,19 @@ def test_our_client_against_the_c_server() -> None:
     assert close is not None and close[0] == 1000
 
 
-def test_our_server_drops_a_client_that_never_finishes_its_handshake() -> None:
-    proc, port = start_server(
-        [sys.executable, str(ROOT / "examples/python/echo_server.py"), "0", "--handshake-timeout", "0.3"]
-    )
+@pytest.mark.parametrize(
+    "server",
+    [
+        pytest.param([sys.executable, str(ROOT / "examples/python/echo_server.py"), "0", "--handshake-timeout", "0.3"], id="python"),
+        pytest.param(
+            [str(ROOT / "examples/c/echo_server"), "0", "-t", "0.3"],
+            id="c",
+            marks=pytest.mark.skipif(not (ROOT / "examples/c/echo_server").exists(), reason="make examples-c"),
+        ),
+    ],
+)
+def test_our_servers_drop_a_client_that_never_finishes_its_handshake(server: List[str]) -> None:
+    proc, port = start_server(server)
     try:
         start = time.monotonic()
         with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as slow:

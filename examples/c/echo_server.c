@@ -2,15 +2,17 @@
  * A non-blocking WebSocket echo server on 127.0.0.1, built on epoll and the
  * wsproto C API in callback mode.
  *
- *   echo_server PORT [-q] [-Z]
+ *   echo_server PORT [-q] [-Z] [-t SECONDS]
  *
  * PORT 0 picks a free port. The first line printed is
  * "listening on 127.0.0.1:PORT". Every text and binary message is echoed,
  * pings are answered (auto_pong), close frames are answered (auto_close),
  * and protocol violations close the connection with the right close code.
  * -q prints nothing per connection (for load tests); -Z refuses
- * permessage-deflate (accepted by default). SIGINT/SIGTERM stop the server cleanly,
- * freeing every connection.
+ * permessage-deflate (accepted by default). A client has 10 seconds (-t) to
+ * send its opening handshake: one that connects and says nothing, or sends
+ * its request a byte at a time, is dropped instead of holding a connection
+ * forever. SIGINT/SIGTERM stop the server cleanly, freeing every connection.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -23,6 +25,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "wsproto.h"
@@ -31,6 +34,7 @@ typedef struct client {
     int fd;
     unsigned id;
     wsproto_conn *ws;
+    double handshake_deadline; /* monotonic seconds */
     struct client *prev, *next; /* every live client, for shutdown */
 } client;
 
@@ -39,6 +43,13 @@ static int quiet = 0;
 static int epfd = -1;
 static client *clients = NULL;
 static unsigned next_id = 1;
+static double handshake_timeout = 10.0;
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 static void on_signal(int sig) {
     (void)sig;
@@ -163,6 +174,7 @@ static void accept_all(int lfd, const wsproto_config *cfg) {
         }
         c->fd = fd;
         c->id = next_id++;
+        c->handshake_deadline = now_seconds() + handshake_timeout;
         c->next = clients;
         if (clients) clients->prev = c;
         clients = c;
@@ -173,7 +185,7 @@ static void accept_all(int lfd, const wsproto_config *cfg) {
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: %s PORT [-q] [-Z]\n", argv[0]);
+        fprintf(stderr, "usage: %s PORT [-q] [-Z] [-t SECONDS]\n", argv[0]);
         return 2;
     }
     int port = atoi(argv[1]);
@@ -182,6 +194,7 @@ int main(int argc, char **argv) {
         if (strcmp(argv[i], "-q") == 0) quiet = 1;
         else if (strcmp(argv[i], "-z") == 0) deflate = 1;
         else if (strcmp(argv[i], "-Z") == 0) deflate = 0;
+        else if (strcmp(argv[i], "-t") == 0 && i + 1 < argc) handshake_timeout = atof(argv[++i]);
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
 
@@ -219,8 +232,11 @@ int main(int argc, char **argv) {
     epoll_ctl(epfd, EPOLL_CTL_ADD, lfd, &lev);
 
     struct epoll_event evs[256];
+    /* Wake often enough to drop late handshakes close to their deadline. */
+    int tick_ms = handshake_timeout < 1.0 ? (int)(handshake_timeout * 250) + 1 : 1000;
+    double last_sweep = now_seconds();
     while (!stopping) {
-        int n = epoll_wait(epfd, evs, 256, 1000);
+        int n = epoll_wait(epfd, evs, 256, tick_ms);
         if (n < 0 && errno != EINTR) {
             perror("epoll_wait");
             break;
@@ -228,6 +244,16 @@ int main(int argc, char **argv) {
         for (int i = 0; i < n; i++) {
             if (evs[i].data.ptr == NULL) accept_all(lfd, cfg);
             else service(evs[i].data.ptr, evs[i].events);
+        }
+        double now = now_seconds();
+        if (now - last_sweep < tick_ms / 1000.0) continue;
+        last_sweep = now;
+        for (client *c = clients, *next; c; c = next) {
+            next = c->next;
+            if (wsproto_conn_state(c->ws) == WSPROTO_STATE_CONNECTING && now >= c->handshake_deadline) {
+                if (!quiet) printf("[server] #%u no opening handshake within %g s\n", c->id, handshake_timeout);
+                drop_client(c);
+            }
         }
     }
 
