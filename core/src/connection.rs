@@ -988,6 +988,64 @@ impl Connection {
         self.role == Role::Server && self.extension.is_none() && len >= SHARE_MIN
     }
 
+    /// The length of the frame [`send_binary_into`](Self::send_binary_into)
+    /// writes for a binary message of `len` bytes: its header (with the
+    /// masking key, for a client) and the payload.
+    pub fn binary_frame_len(&self, len: usize) -> usize {
+        let ext = match len {
+            0..=125 => 0,
+            126..=0xFFFF => 2,
+            _ => 8,
+        };
+        let key = if self.role == Role::Client { 4 } else { 0 };
+        2 + ext + key + len
+    }
+
+    /// Sends a whole binary message framed into `dst`, memory the caller
+    /// owns, instead of into the output: for a runtime that must hand its
+    /// writer memory of its own (a V8 `Buffer`), a client's payload is then
+    /// masked straight into it, one pass, where `send_binary` would mask it
+    /// into the output and the runtime copy it out again. The frame goes on
+    /// the wire after all output queued before and before any queued after,
+    /// which the caller makes true by being allowed this only when no output
+    /// is pending (take it first). `dst` may hold anything (it is
+    /// overwritten) and must be exactly
+    /// [`binary_frame_len`](Self::binary_frame_len)`(data.len())` bytes.
+    ///
+    /// `Ok(false)`, with nothing sent, where an extension may transform the
+    /// message (use `send_binary`); an error for pending output, a wrong
+    /// length, or a state in which no message may be sent.
+    pub fn send_binary_into(&mut self, data: &[u8], dst: &mut [MaybeUninit<u8>]) -> Result<bool, Error> {
+        self.check_whole_message()?;
+        if self.extension.is_some() {
+            return Ok(false);
+        }
+        if self.wants_write() {
+            return Err(local(ErrorKind::InvalidState, "output is pending: take it before framing into caller memory"));
+        }
+        let want = self.binary_frame_len(data.len());
+        if dst.len() != want {
+            return Err(local(
+                ErrorKind::InvalidArgument,
+                format!("the frame of a {}-byte message takes {want} bytes, not {}", data.len(), dst.len()),
+            ));
+        }
+        // Drawn only now, so a refused call leaves the key sequence as it was.
+        let mask = match self.role {
+            Role::Client => Some(self.random().mask_key()),
+            Role::Server => None,
+        };
+        let header = FrameHeader { fin: true, rsv: 0, opcode: OpCode::Binary, mask, len: data.len() as u64 };
+        let mut h = [0u8; crate::frame::MAX_HEADER_LEN];
+        let n = header.encode_into(&mut h);
+        let (head, body) = dst.split_at_mut(n);
+        for (d, &b) in head.iter_mut().zip(&h[..n]) {
+            d.write(b);
+        }
+        copy_masked(body, data, mask.unwrap_or([0; 4]), 0);
+        Ok(true)
+    }
+
     /// Sends one fragment of a message (§5.4). The first call starts a
     /// message of `kind`; later calls must pass the same kind and continue
     /// it; `fin` ends it. Text fragments are validated as UTF-8 across

@@ -1,11 +1,14 @@
 //! `Connection::send_binary_shared` and vectored output: a server sends a
 //! large binary payload by reference (RFC 6455 §5.2 frame header in the
 //! output buffer, the caller's bytes as their own piece), and the pieces read
-//! in order are exactly the bytes an ordinary `send_binary` writes.
+//! in order are exactly the bytes an ordinary `send_binary` writes. And
+//! `send_binary_into`, which frames a message into caller memory instead of
+//! the output: the same bytes again.
 
 mod common;
 
 use std::io::IoSlice;
+use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -198,4 +201,113 @@ fn a_payload_is_released_once_written() {
     s.send_binary_shared(Bytes::from_owner(Tracked(payload(20_000, 5), dropped.clone()))).unwrap();
     drop(s);
     assert!(dropped.load(Ordering::SeqCst));
+}
+
+/// `send_binary_into` into a fresh buffer of the frame's length.
+fn frame_into(c: &mut Connection, data: &[u8]) -> Vec<u8> {
+    let mut dst = vec![MaybeUninit::new(0xA5u8); c.binary_frame_len(data.len())];
+    assert!(c.send_binary_into(data, &mut dst).unwrap());
+    // SAFETY: every element was initialized (to 0xA5, then overwritten).
+    dst.into_iter().map(|b| unsafe { b.assume_init() }).collect()
+}
+
+#[test]
+fn framed_into_caller_memory_is_what_send_binary_writes() {
+    // §5.2 header (7-, 16- and 64-bit lengths), §5.3 masking for a client.
+    for make in [client as fn() -> Connection, server] {
+        for len in [0usize, 1, 125, 126, 65_535, 65_536, 300_000] {
+            let data = payload(len, len);
+            let mut want = make();
+            want.send_text("first").unwrap();
+            want.send_binary(&data).unwrap();
+            want.send_ping(b"p").unwrap();
+            want.send_binary(&data).unwrap();
+            let want = want.take_output();
+            let mut one = make();
+            one.send_binary(&data).unwrap();
+            assert_eq!(one.binary_frame_len(len), one.buffered_out(), "the length of the frame of {len} bytes");
+
+            let mut c = make();
+            c.send_text("first").unwrap();
+            let mut got = c.take_output();
+            got.extend(frame_into(&mut c, &data));
+            assert_eq!(c.buffered_out(), 0, "nothing of it is in the output");
+            c.send_ping(b"p").unwrap();
+            got.extend(c.take_output());
+            got.extend(frame_into(&mut c, &data));
+            assert_eq!(got, want, "{len} bytes");
+        }
+    }
+}
+
+#[test]
+fn the_peer_decodes_a_frame_written_into_caller_memory() {
+    let data = payload(70_000, 4);
+    let mut c = client();
+    let wire = frame_into(&mut c, &data);
+    Run::new(server).expect(&wire, &[Ev::binary(&data)], b"");
+}
+
+/// An extension that takes part in nothing; its presence is what counts.
+#[derive(Debug)]
+struct Quiet;
+impl wsproto_core::Extension for Quiet {
+    fn name(&self) -> &str {
+        "quiet"
+    }
+    fn offers(&mut self) -> Vec<wsproto_core::ExtensionOffer> {
+        Vec::new()
+    }
+    fn accept(&mut self, _: &[wsproto_core::ExtensionOffer]) -> Option<wsproto_core::ExtensionOffer> {
+        None
+    }
+    fn finalize(&mut self, _: &wsproto_core::ExtensionOffer) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+#[test]
+fn framing_into_caller_memory_refused_changes_nothing() {
+    let data = payload(20_000, 2);
+    let mut reference = client();
+    reference.send_ping(b"x").unwrap();
+    reference.send_binary(&data).unwrap();
+    let reference = reference.take_output();
+    let mut c = client();
+    let len = c.binary_frame_len(data.len());
+    assert_eq!(len, 2 + 2 + 4 + 20_000);
+
+    // Output pending: its order would be lost. Then a destination of the
+    // wrong length. Local errors, and the next mask key is still the one a
+    // plain send would have used.
+    c.send_ping(b"x").unwrap();
+    let pending = c.buffered_out();
+    let e = c.send_binary_into(&data, &mut vec![MaybeUninit::uninit(); len]).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidState);
+    assert_eq!(c.buffered_out(), pending);
+    let mut got = c.take_output();
+    for wrong in [len - 1, len + 1, 0] {
+        let e = c.send_binary_into(&data, &mut vec![MaybeUninit::uninit(); wrong]).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{wrong} bytes");
+    }
+    got.extend(frame_into(&mut c, &data));
+    assert_eq!(got, reference);
+
+    // Inside a fragmented message, and after our close (§5.4, §5.5.1).
+    let mut s = server();
+    s.send_fragment(DataKind::Binary, b"start", false).unwrap();
+    s.take_output();
+    let e = s.send_binary_into(&data, &mut vec![MaybeUninit::uninit(); s.binary_frame_len(data.len())]).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::FragmentMismatch);
+    s.send_fragment(DataKind::Binary, b"", true).unwrap();
+    s.close(1000, "").unwrap();
+    s.take_output();
+    let e = s.send_binary_into(&data, &mut vec![MaybeUninit::uninit(); s.binary_frame_len(data.len())]).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidState);
+    assert_eq!(s.buffered_out(), 0);
+
+    // With an extension, which may transform messages: not taken.
+    let mut x = Connection::open(wsproto_core::Role::Client, wsproto_core::Config::default(), Some(Box::new(Quiet)));
+    assert!(!x.send_binary_into(&data, &mut vec![MaybeUninit::uninit(); x.binary_frame_len(data.len())]).unwrap());
+    assert_eq!(x.buffered_out(), 0);
 }
