@@ -40,6 +40,9 @@ export interface AcceptOptions {
   deflate?: DeflateOptions
 }
 
+/** The length of the frame `send_binary_into` writes for `len` bytes. */
+export declare function binaryFrameLen(h: number, len: number): number
+
 /** Received bytes not yet turned into events. */
 export declare function bufferedIn(h: number): number
 
@@ -219,6 +222,19 @@ export declare function sendBatch(h: number, batch: Uint8Array, used: number, te
 
 /** Sends a binary message. */
 export declare function sendBinary(h: number, data: Uint8Array, len?: number | undefined | null): void
+
+/**
+ * Sends a binary message framed into `out`, a Buffer JS just allocated
+ * (exactly `binary_frame_len` bytes), instead of into the engine's output:
+ * a client masks the payload straight into memory V8 owns, one pass, where
+ * `send_binary` masks it into the engine's output and `take_output_parts`
+ * then copies it out or hands the engine's buffer over. JS writes `out`
+ * after the output it already took and before what the engine queues
+ * next. Returns 0 (sent), 1 (not sent: an extension may transform the
+ * message) or 2 (not sent: the engine has output pending; take it first).
+ * Nothing of `out` is kept.
+ */
+export declare function sendBinaryInto(h: number, data: Uint8Array, out: Uint8Array): number
 
 /**
  * Sends a binary message from a Buffer the engine may keep instead of

@@ -51,6 +51,14 @@ const STAGE_SIZE = 64 * 1024;
 // output is taken: `takeOutputParts` hands the engine the stage and takes
 // the output in the same call.
 const SHARE_MIN = 4096;
+// `sendBinaryInto` results (src/connection.rs).
+const INTO_SENT = 0;
+const INTO_OUTPUT_PENDING = 2;
+// Larger messages go through the engine's output: a Buffer above malloc's
+// mmap threshold (128 KiB at first) is fresh pages each time, and the
+// engine's recycled buffers were faster there (112 KiB even, 128 KiB-1 MiB
+// 0.4-1.2x and unsteady, with framing into our own Buffers).
+const INTO_MAX = 96 * 1024;
 const STAGE_MAX = 8 * 1024;
 // Strings are staged as UTF-16 code units, which the engine turns into
 // UTF-8 itself (src/utf16.rs): V8's UTF-8 encoder (`utf8Write`,
@@ -294,6 +302,13 @@ class Connection {
     this._stageError = null;
     // Buffers the engine kept by reference, in output order.
     this._shared = [];
+    // false once the engine refused to frame into our Buffers (an extension).
+    this._into = null;
+    // Output already out of the engine, which goes before what the engine
+    // holds: frames `sendBinary` wrote into Buffers of its own, and what
+    // the engine held when such a frame was written.
+    this._held = null;
+    this._heldBytes = 0;
     this._open = N.state(handle) === 1;
     registry.register(this, handle, this);
   }
@@ -459,11 +474,30 @@ class Connection {
         this._shared.push(bytes);
         return;
       }
-      if (stageOwner !== null) flushStage();
+    }
+    if (stageOwner !== null) flushStage();
+    if (this._open && this._into !== false && len <= INTO_MAX) {
+      // Framed straight into a Buffer of our own: a client masks the
+      // payload into it in one pass, into memory malloc has just had back
+      // from V8 (so warm), instead of into the engine's output and then out
+      // again (see bench/node/RESULTS.md). The engine frames into it only
+      // with no output pending, so what it holds is taken out first.
+      const out = Buffer.allocUnsafe(N.binaryFrameLen(this._h, len));
+      let r = N.sendBinaryInto(this._h, bytes, out);
+      if (r === INTO_OUTPUT_PENDING) {
+        this._hold(this._takeEngineParts());
+        r = N.sendBinaryInto(this._h, bytes, out);
+      }
+      if (r === INTO_SENT) {
+        this._hold([out]);
+        return;
+      }
+      this._into = false; // an extension transforms messages
+    }
+    if (len >= SHARE_MIN && Buffer.isBuffer(bytes)) {
       if (N.sendBinaryRef(this._h, bytes)) this._shared.push(bytes);
       return;
     }
-    if (stageOwner !== null) flushStage();
     N.sendBinary(this._h, bytes);
   }
 
@@ -505,7 +539,13 @@ class Connection {
     this._settleStage();
     // Buffers kept by reference are copied into the one Buffer returned.
     this._shared.length = 0;
-    return N.takeOutput(this._h);
+    const own = N.takeOutput(this._h);
+    const held = this._held;
+    if (held === null) return own;
+    this._held = null;
+    this._heldBytes = 0;
+    if (own !== null) held.push(own);
+    return held.length === 1 ? held[0] : Buffer.concat(held);
   }
 
   /** @private Hands staged sends to the engine; throws what they raised. */
@@ -524,6 +564,27 @@ class Connection {
    * with one `socket.cork()`/`uncork()` (or `writev`).
    */
   takeOutputParts() {
+    const parts = this._takeEngineParts();
+    const held = this._held;
+    if (held === null) return parts;
+    this._held = null;
+    this._heldBytes = 0;
+    if (parts !== null) for (const p of parts) held.push(p);
+    return held;
+  }
+
+  /** Keeps `parts` (output taken from the engine, or null) in order. */
+  _hold(parts) {
+    if (parts === null) return;
+    if (this._held === null) this._held = [];
+    for (const p of parts) {
+      this._held.push(p);
+      this._heldBytes += p.length;
+    }
+  }
+
+  /** The engine's output as parts (null when none), with staged sends. */
+  _takeEngineParts() {
     if (this._stageError) this._settleStage(); // throws it
     // This connection's staged sends go to the engine in the same call.
     let batch = null;
@@ -589,7 +650,7 @@ class Connection {
   /** Bytes waiting in the output (not yet taken). */
   get bufferedAmount() {
     if (stageOwner === this) flushStage();
-    return N.bufferedOut(this._h);
+    return N.bufferedOut(this._h) + this._heldBytes;
   }
 
   /** Received bytes not yet turned into events. */
@@ -599,7 +660,7 @@ class Connection {
 
   /** True once closed with all output taken: close the transport. */
   get shouldCloseTransport() {
-    return N.shouldCloseTransport(this._h);
+    return this._held === null && N.shouldCloseTransport(this._h);
   }
 
   /** Frees empty buffers; call on idle connections. */
@@ -614,6 +675,8 @@ class Connection {
   free() {
     if (stageOwner !== null) flushStage();
     this._open = false;
+    this._held = null;
+    this._heldBytes = 0;
     registry.unregister(this);
     N.free(this._h);
   }

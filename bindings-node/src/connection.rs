@@ -4,6 +4,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
+use std::mem::MaybeUninit;
 use std::ops::Range;
 use std::ptr;
 
@@ -619,6 +620,49 @@ pub fn send_binary_ref(h: u32, data: Buffer) -> Result<bool, String> {
         }
         n.conn.send_binary_shared(Bytes::from_owner(data)).map_err(core_error)?;
         Ok(true)
+    })
+}
+
+/// The length of the frame `send_binary_into` writes for `len` bytes.
+#[napi]
+pub fn binary_frame_len(h: u32, len: u32) -> Result<u32, String> {
+    read(h, |n| clamp(n.conn.binary_frame_len(len as usize)))
+}
+
+/// What `send_binary_into` did.
+const INTO_SENT: u32 = 0;
+const INTO_REFUSED: u32 = 1;
+const INTO_OUTPUT_PENDING: u32 = 2;
+
+/// Sends a binary message framed into `out`, a Buffer JS just allocated
+/// (exactly `binary_frame_len` bytes), instead of into the engine's output:
+/// a client masks the payload straight into memory V8 owns, one pass, where
+/// `send_binary` masks it into the engine's output and `take_output_parts`
+/// then copies it out or hands the engine's buffer over. JS writes `out`
+/// after the output it already took and before what the engine queues
+/// next. Returns 0 (sent), 1 (not sent: an extension may transform the
+/// message) or 2 (not sent: the engine has output pending; take it first).
+/// Nothing of `out` is kept.
+#[napi]
+pub fn send_binary_into(h: u32, data: &[u8], mut out: Uint8ArraySlice) -> Result<u32, String> {
+    // SAFETY: JavaScript cannot run during this call; `out` is checked not
+    // to overlap `data`, the one other borrow.
+    let out = unsafe { out.as_mut() };
+    let (d, o) = (data.as_ptr() as usize, out.as_ptr() as usize);
+    if d < o + out.len() && o < d + data.len() {
+        return Err(invalid_argument("data and out must not overlap"));
+    }
+    with(h, |n| {
+        if n.conn.wants_write() {
+            return Ok(INTO_OUTPUT_PENDING);
+        }
+        // SAFETY: a `&mut [u8]` is valid as `&mut [MaybeUninit<u8>]` of the
+        // same length; the engine writes only initialized bytes.
+        let dst = unsafe { &mut *(out as *mut [u8] as *mut [MaybeUninit<u8>]) };
+        match n.conn.send_binary_into(data, dst).map_err(core_error)? {
+            true => Ok(INTO_SENT),
+            false => Ok(INTO_REFUSED),
+        }
     })
 }
 

@@ -574,3 +574,97 @@ test('a kept Buffer refused by the engine is not queued', () => {
   assert.throws(() => server.sendBinary(Buffer.alloc(10000)), { code: 'WSPROTO_LOCAL_INVALID_STATE' });
   assert.equal(server.takeOutputParts(), null);
 });
+
+function bytesOf(n, seed) {
+  const b = Buffer.allocUnsafe(n);
+  for (let i = 0; i < n; i++) b[i] = (i * 7 + seed) & 255;
+  return b;
+}
+
+/** Sends a mix in which binary messages of 8-96 KiB are framed into Buffers of V8's. */
+function sendIntoMix(c) {
+  const sizes = [20000, 65536, 96 * 1024, 96 * 1024 + 1, 9000, 100];
+  c.sendText('first');
+  for (const [i, n] of sizes.entries()) {
+    c.sendBinary(bytesOf(n, i));
+    if (i === 1) c.ping('p');
+  }
+  c.sendBinary(new Uint8Array(bytesOf(30000, 9))); // not a Buffer
+  c.sendText('last');
+  return [
+    ['text', 'first'],
+    ...sizes.flatMap((n, i) => (i === 1 ? [['binary', n], ['ping', 1]] : [['binary', n]])),
+    ['binary', 30000],
+    ['text', 'last'],
+  ];
+}
+
+test('sendBinary: client frames of 8-96 KiB written into our own Buffers arrive exact, in order', () => {
+  const { client, server } = openPair();
+  const want = sendIntoMix(client);
+  const total = client.bufferedAmount;
+  const parts = client.takeOutputParts();
+  const wire = Buffer.concat(parts);
+  assert.equal(wire.length, total, 'bufferedAmount counts the frames held outside the engine');
+  assert.equal(client.bufferedAmount, 0);
+  // §5.3: every frame masked; the payloads unmask to what was sent.
+  const frames = parseFrames(wire);
+  assert.ok(frames.every((f) => f.masked && f.fin && f.rsv === 0));
+  const events = server.receiveData(wire);
+  assert.deepEqual(
+    events.map((e) => [e.type, e.type === 'text' ? e.data : e.data.length]),
+    want,
+  );
+  const sizes = [20000, 65536, 96 * 1024, 96 * 1024 + 1, 9000, 100];
+  for (const [i, n] of sizes.entries()) {
+    const ev = events.filter((e) => e.type === 'binary')[i];
+    assert.ok(ev.data.equals(bytesOf(n, i)), `message of ${n} bytes`);
+  }
+  // takeOutput (one Buffer) gives the same bytes: same mask seed, same mix.
+  const again = openPair().client;
+  sendIntoMix(again);
+  assert.ok(again.takeOutput().equals(wire));
+  assert.equal(again.takeOutput(), null);
+});
+
+test('sendBinary: with permessage-deflate, large client frames still go through the extension', () => {
+  const { client, server } = openPair({ client: { deflate: true }, accept: { deflate: true } });
+  const data = Buffer.alloc(50000, 'a');
+  client.sendBinary(data);
+  client.sendBinary(data);
+  const wire = client.takeOutput();
+  const frames = parseFrames(wire);
+  assert.deepEqual(frames.map((f) => f.rsv), [4, 4], 'RSV1: compressed (RFC 7692 §6)');
+  assert.ok(wire.length < 2000);
+  const events = server.receiveData(wire);
+  assert.deepEqual(events.map((e) => [e.type, e.data.equals(data)]), [['binary', true], ['binary', true]]);
+});
+
+test('sendBinary: held output keeps shouldCloseTransport false until taken', () => {
+  // A frame written into our own Buffer is output the engine no longer
+  // sees; the end of the stream closes the engine (1006) with nothing of
+  // its own to write.
+  const { client } = openPair();
+  client.sendBinary(bytesOf(20000, 2));
+  const [ev] = client.receiveData(null);
+  assert.deepEqual([ev.type, ev.code], ['close', 1006]);
+  assert.equal(client.state, 'CLOSED');
+  assert.equal(native.shouldCloseTransport(client._h), true, 'the engine alone has nothing to write');
+  assert.equal(client.shouldCloseTransport, false, 'the binary frame is not written yet');
+  assert.equal(client.bufferedAmount, 20000 + 8);
+  const frames = parseFrames(Buffer.concat(client.takeOutputParts()));
+  assert.deepEqual(frames.map((f) => [f.opcode, f.payload.length]), [[2, 20000]]);
+  assert.equal(client.shouldCloseTransport, true);
+});
+
+test('sendBinaryInto: data and out may not overlap', () => {
+  const { client } = openPair();
+  const buf = Buffer.alloc(200);
+  assert.throws(() => native.sendBinaryInto(client._h, buf.subarray(0, 100), buf), {
+    code: 'WSPROTO_LOCAL_INVALID_ARGUMENT',
+  });
+  assert.throws(() => native.sendBinaryInto(client._h, buf.subarray(0, 100), Buffer.alloc(10)), {
+    code: 'WSPROTO_LOCAL_INVALID_ARGUMENT',
+  });
+  assert.equal(client.bufferedAmount, 0);
+});
