@@ -302,5 +302,9 @@ mod tests {
         assert_eq!((s.messages, s.closes, s.failures, s.closed), (1, 1, 1, true), "{s:?}");
         let s = run("seed-10");
         assert!(s.pieces >= 4 && s.messages == 0 && s.failures == 1 && s.closed, "{s:?}");
+        // Binary messages framed into caller memory (`send_binary_into`)
+        // by both sides, between pings whose output was pending.
+        let s = run("seed-11");
+        assert_eq!((s.messages, s.controls, s.refused, s.framed_into), (3, 4, 0, 3), "{s:?}");
     }
 }

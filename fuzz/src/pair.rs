@@ -82,6 +82,9 @@ struct End {
     last_payload: Option<Vec<u8>>,
     /// A buffer handed back and forth with the connection.
     spare: Vec<u8>,
+    /// Output already out of the connection, which goes first: frames
+    /// `send_binary_into` wrote, and what the connection held before them.
+    held: Vec<u8>,
 }
 
 /// Bytes of the script, read as commands with their arguments; reads past
@@ -200,6 +203,8 @@ pub struct Summary {
     pub closes: usize,
     /// Commands refused with a local error.
     pub refused: usize,
+    /// Messages framed into memory of ours (`send_binary_into`).
+    pub framed_into: usize,
     /// Connections failed for a message over the limits (1009).
     pub failures: usize,
     /// Both sides ended closed, with the transport to be closed.
@@ -241,6 +246,7 @@ impl Pair {
                 max_frames: config.max_fragments,
                 last_payload: None,
                 spare: Vec::new(),
+                held: Vec::new(),
             }
         };
         Pair {
@@ -258,7 +264,8 @@ impl Pair {
     }
 
     /// Runs one command of the script. The low four bits of its byte: 0
-    /// text, 1 binary, 2 binary by reference, 3 a fragment, 4 a fragment of
+    /// text, 1 binary, 2 binary by reference (or, with the top bit, framed
+    /// into memory of ours with `send_binary_into`), 3 a fragment, 4 a fragment of
     /// any bytes, 5 ping, 6 pong, 7 close, 8 move output to the other side,
     /// 9 the same through `receive_payload`, 10 end of stream, 11
     /// `release_memory`, 12 `swap_payload_buffer`, 13–15 poll events.
@@ -280,11 +287,22 @@ impl Pair {
                 let n = self.take_budget(s.size());
                 let data = s.bytes(n, variant);
                 let shared = op & 15 == 2;
+                let into = shared && variant & 4 != 0;
+                let mut framed = false;
                 self.command(
                     which,
-                    |e| if shared { e.conn.send_binary_shared(data.clone()) } else { e.conn.send_binary(&data) },
+                    |e| {
+                        if into {
+                            send_into(e, &data, &mut framed)
+                        } else if shared {
+                            e.conn.send_binary_shared(data.clone())
+                        } else {
+                            e.conn.send_binary(&data)
+                        }
+                    },
                     |e| whole_ok(e).then(|| Item::Msg(DataKind::Binary, data.clone(), 1)),
                 );
+                self.summary.framed_into += usize::from(framed);
             }
             3 => self.fragment(which, variant, s),
             4 => self.raw_fragment(which, variant, s),
@@ -513,6 +531,8 @@ impl Pair {
     fn transfer(&mut self, which: usize, how: u8, amount: usize, cut: usize, payload: bool) {
         let (y, x) = self.sides(which);
         let before = y.conn.buffered_out();
+        // What `send_binary_into` framed goes first, all of it.
+        let held = std::mem::take(&mut y.held);
         let mut bytes = Vec::new();
         match how & 3 {
             0 => {
@@ -547,6 +567,7 @@ impl Pair {
         }
         assert_eq!(before - y.conn.buffered_out(), bytes.len(), "output taken does not match buffered_out");
         assert_eq!(y.conn.wants_write(), y.conn.buffered_out() > 0);
+        let bytes = if held.is_empty() { bytes } else { [held, bytes].concat() };
         if x.eof || x.failed {
             return;
         }
@@ -711,12 +732,12 @@ impl Pair {
     /// that all that was sent arrived.
     fn finish(&mut self) {
         for _ in 0..64 {
-            let pending = self.ends.iter().any(|e| e.conn.wants_write());
+            let pending = self.ends.iter().any(|e| e.conn.wants_write() || !e.held.is_empty());
             self.transfer(0, 2, usize::MAX, usize::MAX, false);
             self.poll(1, usize::MAX);
             self.transfer(1, 2, usize::MAX, usize::MAX, false);
             self.poll(0, usize::MAX);
-            if !pending && !self.ends.iter().any(|e| e.conn.wants_write()) {
+            if !pending && !self.ends.iter().any(|e| e.conn.wants_write() || !e.held.is_empty()) {
                 break;
             }
         }
@@ -759,6 +780,25 @@ fn pick(ends: &mut [End; 2], which: usize) -> (&mut End, &mut End) {
 /// Whether a whole message may be sent now.
 fn whole_ok(e: &End) -> bool {
     e.conn.state() == State::Open && e.sending.is_none()
+}
+
+/// Sends a binary message as a binding framing into memory of its own does:
+/// the connection's pending output is taken first (only when the send may
+/// go ahead, so that a refusal changes nothing), then the frame is written
+/// into a new buffer; with an extension it goes through `send_binary`.
+fn send_into(e: &mut End, data: &[u8], framed: &mut bool) -> Result<(), Error> {
+    if whole_ok(e) && e.conn.wants_write() {
+        let out = e.conn.take_output();
+        e.held.extend_from_slice(&out);
+    }
+    let mut dst = vec![MaybeUninit::new(0x5Au8); e.conn.binary_frame_len(data.len())];
+    if !e.conn.send_binary_into(data, &mut dst)? {
+        return e.conn.send_binary(data);
+    }
+    // SAFETY: every element was initialized (to 0x5A, then overwritten).
+    e.held.extend(dst.into_iter().map(|b| unsafe { b.assume_init() }));
+    *framed = true;
+    Ok(())
 }
 
 /// Side `x` is about to send a close frame: a message it is sending ends
