@@ -269,6 +269,13 @@ fn prefix(data: &[u8], len: Option<u32>) -> JsResult<&[u8]> {
     }
 }
 
+/// Whether two byte ranges JavaScript passed share memory (two views of one
+/// ArrayBuffer may), which a shared and a mutable borrow must not.
+fn overlap(a: &[u8], b: &[u8]) -> bool {
+    let (a0, b0) = (a.as_ptr() as usize, b.as_ptr() as usize);
+    a0 < b0 + b.len() && b0 < a0 + a.len()
+}
+
 fn clamp(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
@@ -648,8 +655,7 @@ pub fn send_binary_into(h: u32, data: &[u8], mut out: Uint8ArraySlice) -> Result
     // SAFETY: JavaScript cannot run during this call; `out` is checked not
     // to overlap `data`, the one other borrow.
     let out = unsafe { out.as_mut() };
-    let (d, o) = (data.as_ptr() as usize, out.as_ptr() as usize);
-    if d < o + out.len() && o < d + data.len() {
+    if overlap(data, out) {
         return Err(invalid_argument("data and out must not overlap"));
     }
     with(h, |n| {
@@ -694,9 +700,7 @@ pub fn take_output_parts<'env>(
     if let Some(b) = batch {
         // The one borrow that could alias `split` (engine memory cannot: a
         // Buffer handed over is no longer the engine's).
-        let (s, e) = (split.as_ptr() as usize, split.as_ptr() as usize + split.len());
-        let (bs, be) = (b.as_ptr() as usize, b.as_ptr() as usize + b.len());
-        if bs < e && s < be {
+        if overlap(b, &split) {
             return Err(invalid_argument("batch and split must not overlap"));
         }
     }
