@@ -7,6 +7,7 @@
 #   make demo-node      the Node client against the C and the Node echo servers
 #   make examples-node  the addon the Node examples load
 #   make bench-node     codec throughput vs ws (writes nothing; see bench/node)
+#   make bench-node-socket  echo over TCP, our socket layer vs ws's (~3 min)
 
 TEST_TARGETS += test-node
 DEMO_TARGETS += demo-node
@@ -16,7 +17,7 @@ NODE_DIR := $(ROOT)/bindings-node
 NODE_GEN := index.js index.d.ts
 NODE_SNAP := $(ROOT)/build/node/generated-before
 
-.PHONY: node-install node-check-generated node-types test-node demo-node examples-node bench-node
+.PHONY: node-install node-check-generated node-types test-node demo-node examples-node bench-node bench-node-socket
 
 # `npm install` runs the package's install script (napi build --release),
 # which also regenerates index.js and index.d.ts. The committed copies are
@@ -52,3 +53,6 @@ demo-node: examples-node examples-c
 
 bench-node: node-install
 	node bench/node/bench_codec.mjs
+
+bench-node-socket: node-install
+	node bench/node/bench_socket.mjs
