@@ -9,8 +9,8 @@
  * pings are answered (auto_pong), close frames are answered (auto_close),
  * and protocol violations close the connection with the right close code.
  * -q prints nothing per connection (for load tests); -Z refuses
- * permessage-deflate (accepted by default). A client has 10 seconds (-t) to
- * send its opening handshake: one that connects and says nothing, or sends
+ * permessage-deflate (accepted by default). A client has 10 seconds (-t; 0
+ * for no limit) to send its opening handshake: one that connects and says nothing, or sends
  * its request a byte at a time, is dropped instead of holding a connection
  * forever. SIGINT/SIGTERM stop the server cleanly, freeing every connection.
  */
@@ -233,7 +233,7 @@ int main(int argc, char **argv) {
 
     struct epoll_event evs[256];
     /* Wake often enough to drop late handshakes close to their deadline. */
-    int tick_ms = handshake_timeout < 1.0 ? (int)(handshake_timeout * 250) + 1 : 1000;
+    int tick_ms = handshake_timeout > 0 && handshake_timeout < 1.0 ? (int)(handshake_timeout * 250) + 1 : 1000;
     double last_sweep = now_seconds();
     while (!stopping) {
         int n = epoll_wait(epfd, evs, 256, tick_ms);
@@ -246,7 +246,7 @@ int main(int argc, char **argv) {
             else service(evs[i].data.ptr, evs[i].events);
         }
         double now = now_seconds();
-        if (now - last_sweep < tick_ms / 1000.0) continue;
+        if (handshake_timeout <= 0 || now - last_sweep < tick_ms / 1000.0) continue;
         last_sweep = now;
         for (client *c = clients, *next; c; c = next) {
             next = c->next;

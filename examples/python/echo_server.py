@@ -8,7 +8,7 @@ echoes every text and binary message (fragment by fragment, so a message
 of any size streams through), answers pings and closes, negotiates
 permessage-deflate when the client offers it, and answers protocol errors
 with the close code the engine chose. -q prints nothing per connection. A
-client has 10 seconds (--handshake-timeout) to send its opening handshake;
+client has 10 seconds (--handshake-timeout; 0 for no limit) to send its opening handshake;
 one that connects and says nothing, or sends it a byte at a time, is
 dropped instead of holding its socket forever.
 
@@ -50,7 +50,7 @@ async def serve_client(reader: asyncio.StreamReader, writer: asyncio.StreamWrite
     deadline = loop.time() + HANDSHAKE_TIMEOUT
     try:
         while ws.state is not ConnectionState.CLOSED:
-            if ws.state is ConnectionState.CONNECTING:
+            if ws.state is ConnectionState.CONNECTING and HANDSHAKE_TIMEOUT > 0:
                 # The clock runs over the whole handshake, not per read.
                 left = deadline - loop.time()
                 try:
