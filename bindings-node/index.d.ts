@@ -155,11 +155,15 @@ export declare function pong(h: number, data?: Uint8Array | undefined | null): v
  *
  * A batch that ends with a "more" record wants another `receive` call
  * with an empty Buffer for the rest: after a large payload (see
- * `LARGE_PAYLOAD`), and with `holdClose` before a close frame that follows
- * other events, so the caller answers messages while the connection is
- * still open.
+ * `LARGE_PAYLOAD`), and with `inOrder` where the engine would write
+ * something by itself after other events of the batch: before a close
+ * frame, before a ping (with `autoPong`), and before a protocol failure
+ * (held back by the core, see `Connection::poll_event_before_failure`).
+ * The caller answers the batch first, so its answers leave before the
+ * close or pong, as they would event by event, and while the connection
+ * is still open.
  */
-export declare function receive(h: number, data?: Uint8Array | undefined | null, holdClose?: boolean | undefined | null): Buffer | null
+export declare function receive(h: number, data?: Uint8Array | undefined | null, inOrder?: boolean | undefined | null): Buffer | null
 
 /** Server: refuses the pending request with any HTTP response. */
 export declare function reject(h: number, options?: RejectOptions | undefined | null, body?: Uint8Array | undefined | null): void

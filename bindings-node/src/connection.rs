@@ -11,6 +11,7 @@ use std::ptr;
 use napi::bindgen_prelude::{Buffer, BufferSlice, FromNapiValue, Uint8ArraySlice};
 use napi::{sys, Env, Error, JsString, JsValue, Result};
 use napi_derive::napi;
+use wsproto_core::frame::OpCode;
 use wsproto_core::{Accept, Bytes, ClientHandshake, Connection, DataKind, Event, Reject, Role, State};
 
 use crate::errors::{core_error, guard, invalid_argument, napi_error, JsError, JsResult};
@@ -335,17 +336,21 @@ pub fn free(h: u32) -> bool {
 ///
 /// A batch that ends with a "more" record wants another `receive` call
 /// with an empty Buffer for the rest: after a large payload (see
-/// `LARGE_PAYLOAD`), and with `holdClose` before a close frame that follows
-/// other events, so the caller answers messages while the connection is
-/// still open.
+/// `LARGE_PAYLOAD`), and with `inOrder` where the engine would write
+/// something by itself after other events of the batch: before a close
+/// frame, before a ping (with `autoPong`), and before a protocol failure
+/// (held back by the core, see `Connection::poll_event_before_failure`).
+/// The caller answers the batch first, so its answers leave before the
+/// close or pong, as they would event by event, and while the connection
+/// is still open.
 #[napi]
 pub fn receive<'env>(
     env: &'env Env,
     h: u32,
     data: Option<&[u8]>,
-    hold_close: Option<bool>,
+    in_order: Option<bool>,
 ) -> Result<Option<BufferSlice<'env>>, String> {
-    let hold_close = hold_close.unwrap_or(false);
+    let in_order = in_order.unwrap_or(false);
     with(h, |n| {
         // Left over only if JavaScript abandoned a batch (a sink threw).
         n.large.clear();
@@ -355,7 +360,10 @@ pub fn receive<'env>(
                 let mut d = d;
                 if let Some(cut) = cut_point(&n.conn, d.len()) {
                     n.conn.receive(&d[..cut]);
-                    if !matches!(drain(env, n, hold_close, false)?, Drained::Idle) {
+                    if !matches!(drain(env, n, in_order, false)?, Drained::Idle) {
+                        // The rest waits in the engine for the next call
+                        // (or is dropped, after a close or a failure).
+                        n.conn.receive(&d[cut..]);
                         return finish(env, n);
                     }
                     d = &d[cut..];
@@ -364,7 +372,7 @@ pub fn receive<'env>(
             }
             None => n.conn.receive_eof(),
         }
-        match drain(env, n, hold_close, true)? {
+        match drain(env, n, in_order, true)? {
             Drained::Batch(buf) => Ok(Some(buf)),
             Drained::Idle | Drained::Stopped => finish(env, n),
         }
@@ -387,7 +395,8 @@ fn cut_point(conn: &Connection, len: usize) -> Option<usize> {
 enum Drained<'env> {
     /// All events are recorded; the engine wants more input.
     Idle,
-    /// Stopped before a held close frame or after an error: feed nothing.
+    /// Stopped before a close or ping frame or a held failure (see
+    /// `receive`), or after an error.
     Stopped,
     /// The batch ended at a large copied payload: return it as it is.
     Batch(BufferSlice<'env>),
@@ -395,18 +404,35 @@ enum Drained<'env> {
 
 /// Records the events the buffered input completes. With `may_end`, a
 /// large payload not handed over ends the batch (see `LARGE_PAYLOAD`).
-fn drain<'env>(env: &'env Env, n: &mut Native, hold_close: bool, may_end: bool) -> JsResult<Drained<'env>> {
+fn drain<'env>(env: &'env Env, n: &mut Native, in_order: bool, may_end: bool) -> JsResult<Drained<'env>> {
     let Native { conn, arena, requests, responses, errors, large, .. } = n;
+    let auto_pong = conn.config().auto_pong;
     loop {
-        if hold_close && !arena.is_empty() && conn.close_frame_next() {
-            push(arena, T_MORE, true, 0, &[]);
-            return Ok(Drained::Stopped);
+        let hold = in_order && !arena.is_empty();
+        if hold {
+            let stop = match conn.control_frame_next() {
+                Some(OpCode::Close) => true,
+                Some(OpCode::Ping) => auto_pong,
+                _ => false,
+            };
+            if stop {
+                push(arena, T_MORE, true, 0, &[]);
+                return Ok(Drained::Stopped);
+            }
         }
         // What the event leaves behind is at most what was pending before
         // it, less its payload.
         let pending = conn.buffered_in();
-        match conn.poll_event() {
-            Ok(None) => return Ok(Drained::Idle),
+        let polled = if hold { conn.poll_event_before_failure() } else { conn.poll_event() };
+        match polled {
+            Ok(None) if !hold => return Ok(Drained::Idle),
+            Ok(None) => {
+                if conn.failure_held() {
+                    push(arena, T_MORE, true, 0, &[]);
+                    return Ok(Drained::Stopped);
+                }
+                return Ok(Drained::Idle);
+            }
             Ok(Some(ev)) => match record(&ev) {
                 Some((ty, fin, code, payload))
                     if payload.len() >= HAND_OVER_PAYLOAD

@@ -208,6 +208,48 @@ test("bad input with no 'error' listener never throws", async () => {
   await srv.close();
 });
 
+test('answers to the messages of one read leave before the close or pong the engine writes after them', async () => {
+  // All of it arrives in one read, and the engine decodes it in one batch;
+  // what goes out must be what event-by-event handling would send
+  // (RFC 6455 §5.5.1, §5.5.2, §7.1.7), as with ws.
+  const srv = await startServer();
+  srv.wss.on('connection', (ws) => {
+    ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+    ws.on('error', () => {});
+  });
+  const kinds = (frames) => frames.map((f) => [f.opcode, f.opcode === 8 ? f.payload.readUInt16BE(0) : f.payload.toString()]);
+  // A message, then a frame with RSV2 set: the echo, then close 1002, and
+  // no pong for the ping after the bad frame.
+  let reply = await rawExchange(
+    srv.port,
+    Buffer.concat([upgradeRequest(), cframe(1, 'Hello'), cframe(1, 'Hello', { rsv: 2 }), cframe(9, 'p')]),
+  );
+  assert.deepEqual(kinds(splitReply(reply).frames), [[1, 'Hello'], [8, 1002]]);
+  // Pings between fragments and messages: each pong after the echoes of
+  // what came before its ping.
+  reply = await rawExchange(
+    srv.port,
+    Buffer.concat([
+      upgradeRequest(),
+      cframe(1, 'A', { fin: false }),
+      cframe(9, 'a'),
+      cframe(0, 'B'),
+      cframe(9, 'b'),
+      cframe(2, 'C'),
+      cframe(9, 'c'),
+      cframe(8, Buffer.from([0x03, 0xe9])),
+    ]),
+  );
+  assert.deepEqual(kinds(splitReply(reply).frames), [[10, 'a'], [1, 'AB'], [10, 'b'], [2, 'C'], [10, 'c'], [8, 1001]]);
+  // Invalid UTF-8 after two messages: both echoed, then close 1007.
+  reply = await rawExchange(
+    srv.port,
+    Buffer.concat([upgradeRequest(), cframe(2, 'x'), cframe(1, 'y'), cframe(1, Buffer.from([0xce, 0xba, 0xff]))]),
+  );
+  assert.deepEqual(kinds(splitReply(reply).frames), [[2, 'x'], [1, 'y'], [8, 1007]]);
+  await srv.close();
+});
+
 test('peer vanishing without a close frame gives close 1006', async () => {
   const srv = await startServer();
   const closed = new Promise((resolve) => srv.wss.on('connection', (ws) => ws.on('close', (c) => resolve(c))));

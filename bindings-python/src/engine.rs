@@ -75,7 +75,7 @@ pub(crate) struct Engine {
     /// fresh connection used only to encode what the program still sends.
     failed: bool,
     /// A data message is being sent in fragments.
-    sending: bool,
+    sending: Option<DataKind>,
     /// The peer's close is queued (always last: nothing is decoded after
     /// it) and moves the state when the program takes it, as in wsproto,
     /// whose generator decodes lazily: until then a ping queued before it
@@ -155,7 +155,7 @@ impl Engine {
             state: CONNECTING,
             failed: false,
             close_queued: false,
-            sending: false,
+            sending: None,
             queue: VecDeque::new(),
             carry: Vec::new(),
             held: VecDeque::new(),
@@ -454,21 +454,29 @@ impl Engine {
         }
         let keys = ChunkKeys::new(py);
         loop {
-            self.decode(py, reg, &keys)?;
-            if self.failed || self.held.is_empty() || self.queue.len() >= BATCH_MAX {
+            let close_next = self.decode(py, reg, &keys)?;
+            if close_next || self.failed || self.held.is_empty() || self.queue.len() >= BATCH_MAX {
                 return Ok(());
             }
             self.feed_held(py, reg, &keys)?;
         }
     }
 
-    /// Queues the events of the bytes the core has, until it needs more.
-    fn decode(&mut self, py: Python<'_>, reg: &Registry, keys: &ChunkKeys<'_>) -> PyResult<()> {
-        let Some(conn) = self.conn.as_mut().map(Exclusive::get_mut) else { return Ok(()) };
+    /// Queues the events of the bytes the core has, until it needs more;
+    /// true when it stopped before the peer's close frame, which waits
+    /// until the program has taken the events before it. wsproto's
+    /// generator decodes lazily, so while the program answers a message
+    /// that came with the close, the connection is still open, and the
+    /// core must not have moved on to the close either.
+    fn decode(&mut self, py: Python<'_>, reg: &Registry, keys: &ChunkKeys<'_>) -> PyResult<bool> {
+        let Some(conn) = self.conn.as_mut().map(Exclusive::get_mut) else { return Ok(false) };
         let out = &mut self.queue;
         let k_data = intern!(py, "data");
         let t = &keys.t;
         while out.len() < BATCH_MAX {
+            if !out.is_empty() && conn.close_frame_next() {
+                return Ok(true);
+            }
             let event = match conn.poll_event() {
                 Ok(Some(e)) => e,
                 Ok(None) => break,
@@ -523,7 +531,7 @@ impl Engine {
                 _ => {}
             }
         }
-        Ok(())
+        Ok(false)
     }
 
     /// Moves the held input on by one step, the core having decoded all it
@@ -677,13 +685,23 @@ impl Engine {
 
     /// The peer broke the protocol: keep a send-only connection for the
     /// program's answer (wsproto leaves the state as it was).
+    /// A message the program is sending in fragments goes on there, as
+    /// continuation frames.
     fn fail(&mut self) {
         self.failed = true;
-        self.sending = false;
         self.carry.clear();
         self.held.clear();
         self.held_at = 0;
-        self.conn = Some(Exclusive(Connection::open(self.role, self.config.clone(), None)));
+        let mut conn = Connection::open(self.role, self.config.clone(), None);
+        if let Some(kind) = self.sending {
+            // Its first frame went out already; the fresh connection only
+            // needs to know that one did.
+            if conn.send_fragment(kind, b"", false).is_ok() {
+                let n = conn.buffered_out();
+                conn.consume_output(n);
+            }
+        }
+        self.conn = Some(Exclusive(conn));
     }
 
     /// Sends a data message or fragment. A whole message on a connection
@@ -705,7 +723,7 @@ impl Engine {
             (DataKind::Binary, Some(b.into_owned()), &[])
         };
         let payload = owned.as_deref().unwrap_or(bytes);
-        let sending = self.sending;
+        let sending = self.sending.is_some();
         let client = self.role == Role::Client;
         let conn = self.conn.as_mut().map(Exclusive::get_mut).ok_or_else(not_started)?;
         if !sending && fin && conn.state() == CoreState::Open && conn.extension().is_none() && !conn.wants_write() {
@@ -724,7 +742,7 @@ impl Engine {
         };
         match r {
             Ok(()) => {
-                self.sending = !fin;
+                self.sending = (!fin).then_some(kind);
                 Ok(None)
             }
             Err(e) if e.kind() == ErrorKind::FragmentMismatch => {

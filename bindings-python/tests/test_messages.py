@@ -277,3 +277,34 @@ def test_state_moves_when_the_close_is_taken(lib: Lib) -> None:
         if isinstance(event, lib.events.Ping):
             assert server.send(event.response()) == b"\x8a\x01p"
     assert seen == [("Ping", "OPEN"), ("CloseConnection", "REMOTE_CLOSING")]
+
+
+def test_a_message_read_with_the_close_can_be_answered(lib: Lib) -> None:
+    """The program echoes a message that arrived in the same bytes as the
+    peer's close: the connection is still open while it does (wsproto's
+    generator has not decoded the close yet)."""
+    client = lib.conn.Connection(lib.conn.CLIENT)
+    server = lib.conn.Connection(lib.conn.SERVER)
+    server.receive_data(client.send(lib.events.TextMessage(data="last")) + client.send(lib.events.CloseConnection(code=1001)))
+    seen = []
+    for event in server.events():
+        seen.append((type(event).__name__, server.state.name))
+        if isinstance(event, lib.events.TextMessage):
+            assert server.send(lib.events.TextMessage(data=event.data)) == b"\x81\x04last"
+        elif isinstance(event, lib.events.CloseConnection):
+            assert server.send(event.response()) == b"\x88\x02\x03\xe9"
+    assert seen == [("TextMessage", "OPEN"), ("CloseConnection", "REMOTE_CLOSING")]
+    assert server.state.name == "CLOSED"
+
+
+def test_a_message_being_sent_goes_on_after_the_peer_breaks_the_protocol(lib: Lib) -> None:
+    """After a protocol error the state is unchanged (wsproto reports a
+    CloseConnection and leaves the answer to the program): the message
+    the program is sending in fragments continues with continuation frames."""
+    server = lib.conn.Connection(lib.conn.SERVER)
+    assert server.send(lib.events.TextMessage(data="one", message_finished=False)) == b"\x01\x03one"
+    server.receive_data(bytes([0x83, 0x80, 0, 0, 0, 0]))  # reserved opcode
+    (event,) = list(server.events())
+    assert isinstance(event, lib.events.CloseConnection) and event.code == 1002
+    assert server.send(lib.events.TextMessage(data="two")) == b"\x80\x03two"
+    assert server.send(lib.events.CloseConnection(code=1002)) == b"\x88\x02\x03\xea"

@@ -204,6 +204,10 @@ pub struct Connection {
     scratch: Vec<u8>,
     /// Created on first use: servers never need one.
     random: Option<Box<dyn Random>>,
+    /// Set by [`Connection::poll_event_before_failure`] for its call: a
+    /// failure found is held in `held_failure` instead of acted on.
+    hold_failure: bool,
+    held_failure: Option<Error>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -359,6 +363,8 @@ impl Connection {
             extension: None,
             scratch: Vec::new(),
             random,
+            hold_failure: false,
+            held_failure: None,
         }
     }
 
@@ -395,7 +401,7 @@ impl Connection {
     /// until it returns `Ok(None)` afterwards.
     pub fn receive(&mut self, data: &[u8]) {
         self.settle();
-        if self.eof || self.state == State::Closed && self.phase_done() {
+        if self.eof || self.state == State::Closed && self.phase_done() || self.held_failure.is_some() {
             return; // Nothing more will be read; drop the bytes.
         }
         if self.rpos == self.inbuf.len() {
@@ -545,6 +551,40 @@ impl Connection {
     /// error that failed the connection (its close frame or HTTP error
     /// response is already queued).
     pub fn poll_event(&mut self) -> Result<Option<Event<'_>>, Error> {
+        self.hold_failure = false;
+        if let Some(err) = self.held_failure.take() {
+            return Err(self.act_on_failure(err));
+        }
+        self.poll()
+    }
+
+    /// Like [`poll_event`](Self::poll_event), for a binding that decodes a
+    /// batch of events before its program sees the first of them: a failure
+    /// found in the input is held back instead of acted on. It returns
+    /// `Ok(None)` and [`failure_held`](Self::failure_held) says so; no
+    /// close frame is queued yet and the state is unchanged, so the program
+    /// can still answer the events of the batch (an echo of the message
+    /// that came before the bad frame goes out before the close, and is
+    /// allowed, as it would be event by event). Nothing more is decoded;
+    /// the next `poll_event` acts on the failure and returns it.
+    pub fn poll_event_before_failure(&mut self) -> Result<Option<Event<'_>>, Error> {
+        if self.held_failure.is_some() {
+            return Ok(None);
+        }
+        self.hold_failure = self.phase_done();
+        match self.poll() {
+            Err(e) if e.held => Ok(None),
+            r => r,
+        }
+    }
+
+    /// Whether [`poll_event_before_failure`](Self::poll_event_before_failure)
+    /// holds a failure that the next [`poll_event`](Self::poll_event) reports.
+    pub fn failure_held(&self) -> bool {
+        self.held_failure.is_some()
+    }
+
+    fn poll(&mut self) -> Result<Option<Event<'_>>, Error> {
         if self.state == State::Closed {
             // The call after the one that closed (the event it returned
             // borrows `self`).
@@ -639,7 +679,13 @@ impl Connection {
         data: &[u8],
         dst: Option<&mut [MaybeUninit<u8>]>,
     ) -> Result<Option<PayloadPiece>, Error> {
-        if !self.config.partial_messages || self.eof || self.state == State::Closed || self.msg.transformed {
+        self.hold_failure = false;
+        if !self.config.partial_messages
+            || self.eof
+            || self.state == State::Closed
+            || self.msg.transformed
+            || self.held_failure.is_some()
+        {
             return Ok(None);
         }
         let Some(to_come) = self.frame_payload_to_come() else { return Ok(None) };
@@ -710,11 +756,24 @@ impl Connection {
     /// here, so the application answers the messages that came before the
     /// close while the connection is still open, as it would event by event.
     pub fn close_frame_next(&self) -> bool {
+        self.control_frame_next() == Some(OpCode::Close)
+    }
+
+    /// The opcode of the next frame waiting in the input, when it is a
+    /// control frame whose header is whole. Besides a close (see
+    /// [`close_frame_next`](Self::close_frame_next)), a batching binding
+    /// stops before a ping when `auto_pong` is on: its pong is queued as
+    /// the ping is decoded, and should follow what the program sends in
+    /// answer to the messages before it, as it would event by event.
+    pub fn control_frame_next(&self) -> Option<OpCode> {
         if !self.phase_done() || self.frame.is_some() || self.peer_closed || self.state == State::Closed {
-            return false;
+            return None;
         }
         let start = (self.rpos + self.deferred).min(self.inbuf.len());
-        matches!(FrameHeader::decode(&self.inbuf[start..]), Ok(Some((h, _))) if h.opcode == OpCode::Close)
+        match FrameHeader::decode(&self.inbuf[start..]) {
+            Ok(Some((h, _))) if h.opcode.is_control() => Some(h.opcode),
+            _ => None,
+        }
     }
 
     /// After `poll_event` returned an event with a payload, swaps the buffer
@@ -1759,8 +1818,22 @@ impl Connection {
     /// Fails the connection for a remote error: queues a close frame with
     /// the error's code (unless one was sent) and drops further input.
     fn fail(&mut self, kind: ErrorKind, detail: impl Into<std::borrow::Cow<'static, str>>) -> Error {
-        let err = Error::new(kind, detail);
-        if let Some(code) = kind.close_code() {
+        let mut err = Error::new(kind, detail);
+        if self.hold_failure {
+            // Acted on by the next `poll_event`; nothing more is decoded.
+            self.frame = None;
+            self.msg = InMessage::default();
+            self.drop_input();
+            self.held_failure = Some(err.clone());
+            err.held = true;
+            return err;
+        }
+        self.act_on_failure(err)
+    }
+
+    /// Queues the close frame a failure calls for and closes.
+    fn act_on_failure(&mut self, err: Error) -> Error {
+        if let Some(code) = err.kind().close_code() {
             if matches!(self.state, State::Open | State::RemoteClosing) {
                 let mut reason = err.detail();
                 while reason.len() > MAX_REASON_LEN {

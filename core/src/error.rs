@@ -118,11 +118,16 @@ pub struct Error {
     /// Set when a server answered a bad handshake (the client side has no
     /// response to send).
     responded: bool,
+    /// Found by [`Connection::poll_event_before_failure`] and held back:
+    /// never seen outside the core.
+    ///
+    /// [`Connection::poll_event_before_failure`]: crate::Connection::poll_event_before_failure
+    pub(crate) held: bool,
 }
 
 impl Error {
     pub(crate) fn new(kind: ErrorKind, detail: impl Into<Cow<'static, str>>) -> Self {
-        Error { kind, detail: detail.into(), responded: false }
+        Error { kind, detail: detail.into(), responded: false, held: false }
     }
 
     pub(crate) fn responded(mut self) -> Self {

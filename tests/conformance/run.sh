@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Protocol conformance over TCP on 127.0.0.1: tests/conformance/conformance.py
+# (a client built from RFC 6455 with Python's standard library alone) against
+# the echo server of every language: C, Rust, Python and Node.
+#
+# Usage: tests/conformance/run.sh   (after `make examples`)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+py=$root/build/venv/bin/python
+here=$root/tests/conformance
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened"; return 1; }
+
+failed=0
+# run NAME COMMAND...: starts the server with PORT in COMMAND replaced by a
+# free port, and runs every case against it.
+run() {
+  local name=$1; shift
+  local port; port=$(free_port)
+  local cmd=("${@/#PORT/$port}")
+  "${cmd[@]}" > "/tmp/conformance.$$.$name.log" 2>&1 & pids+=($!)
+  wait_port "$port"
+  if ! python3 "$here/conformance.py" "$port" --name "$name"; then
+    failed=$((failed+1))
+    echo "--- $name server's output:"; tail -20 "/tmp/conformance.$$.$name.log"
+  fi
+}
+
+run c "$root/examples/c/echo_server" PORT -q
+run rust "$root/target/release/echo_server" PORT --quiet
+run python "$py" "$root/examples/python/echo_server.py" PORT -q
+run node node "$root/examples/node/echo_server.mjs" PORT
+rm -f /tmp/conformance.$$.*.log
+[ "$failed" -eq 0 ]
