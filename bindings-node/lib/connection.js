@@ -383,9 +383,11 @@ class Connection {
 
   /**
    * Like `receiveData`, but calls the sink's `on*` methods instead of
-   * building event objects. A close frame that follows other events is
-   * held back until the sink has handled them, so a handler can still
-   * answer a message that arrived just before the peer's close.
+   * building event objects, and in order: a close frame, a ping (with
+   * autoPong) or a protocol failure that follows other events of the batch
+   * is held back until the sink has handled them, so a handler can still
+   * answer a message that arrived just before it, and its answer leaves
+   * before the engine's close or pong.
    */
   receiveInto(data, sink, textAsString = true) {
     if (stageOwner !== null) flushStage();

@@ -116,9 +116,18 @@ export declare class Connection {
     req: ParsedRequest,
     options?: EngineOptions,
   ): { connection: Connection; request: RequestInfo | null; error: WsprotoError | null };
-  /** Events completed by `data` (null = end of stream), in order. */
+  /**
+   * Events completed by `data` (null = end of stream), in order. A close,
+   * pong or failure the engine writes by itself is already queued when
+   * they are returned.
+   */
   receiveData(data: Data | null): Event[];
-  /** Like receiveData, calling the sink's methods instead of returning objects. */
+  /**
+   * Like receiveData, calling the sink's methods instead of returning
+   * objects, and in order: what a method sends in answer to an event
+   * leaves before the close, pong or failure close that the engine writes
+   * for a later frame of the same read, as it would event by event.
+   */
   receiveInto(data: Uint8Array | null, sink: EventSink, textAsString?: boolean): void;
   accept(options?: { subprotocol?: string | null; headers?: Headers; deflate?: boolean | DeflateOptions }): void;
   reject(options?: { status?: number; headers?: Headers; body?: Data }): void;

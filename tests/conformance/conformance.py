@@ -9,8 +9,11 @@ Autobahn test suite's fuzzing client: framing and lengths, ping/pong,
 reserved bits and opcodes, fragmentation with control frames in between,
 UTF-8 (valid, invalid, split inside code points, and failing fast before
 the rest of a message is sent), the close handshake and its codes, limits,
-and the opening handshake. Every case that sends little is run a second
-time with its bytes written one at a time.
+the opening handshake, and permessage-deflate (RFC 7692: negotiation,
+compressed messages with and without context takeover, RSV1 where it is
+not allowed, data that does not inflate, and a decompression bomb).
+Every case that sends little is run a second time with its bytes written
+one at a time.
 
 What a case checks: the messages and control frames the server sends back
 (messages reassembled, since a server may echo a message as it arrives,
@@ -33,7 +36,9 @@ import socket
 import sys
 import threading
 import time
+import zlib
 from dataclasses import dataclass, field
+from typing import Callable, Optional
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 TEXT, BINARY, CONT, CLOSE, PING, PONG = 0x1, 0x2, 0x0, 0x8, 0x9, 0xA
@@ -95,6 +100,12 @@ class Case:
     handshake: bytes | None = None  # a raw request instead of a valid one
     expect_status: int | None = None
     expect_headers: dict = field(default_factory=dict)
+    # permessage-deflate (RFC 7692): the offer to send, and a check of the
+    # parameters the server answered with (None if it declined), which
+    # returns a problem or None. Steps ("z", opcode, data[, fragments])
+    # send a message compressed with the negotiated parameters.
+    deflate: str | None = None
+    check_agreed: Optional[Callable[[Optional[dict]], Optional[str]]] = None
 
     @property
     def fails(self) -> bool:
@@ -362,11 +373,154 @@ def cases() -> list[Case]:
         expect_status=101,
     ))
 
+    # 12: permessage-deflate (RFC 7692).
+    offer = "permessage-deflate; client_max_window_bits"
+    prose = b"".join(f"line {i}: the quick brown fox jumps over the lazy dog\n".encode() for i in range(30000))
+    for n in (0, 16, 1024, 65536, 1 << 20):
+        text = prose[:n]
+        add(Case(f"12.1 compressed text of {n} bytes", [("z", TEXT, text)], [("text", text), closed_ok], deflate=offer))
+        data = rand.randbytes(n)
+        add(Case(f"12.2 compressed random binary of {n} bytes", [("z", BINARY, data)], [("binary", data), closed_ok], deflate=offer))
+    same = prose[:1024]
+    add(Case(
+        "12.3 ten equal messages (the window carries over)",
+        [("z", TEXT, same)] * 10,
+        [("text", same)] * 10 + [closed_ok],
+        deflate=offer,
+    ))
+    add(Case(
+        "12.4 compressed 64 KiB in four fragments",
+        [("z", TEXT, prose[:65536], 4)],
+        [("text", prose[:65536]), closed_ok],
+        deflate=offer,
+    ))
+    add(Case(
+        "12.5 uncompressed message on a deflate connection",
+        [frame(TEXT, b"plain"), ("z", TEXT, b"squeezed"), frame(BINARY, b"plain")],
+        [("text", b"plain"), ("text", b"squeezed"), ("binary", b"plain"), closed_ok],
+        deflate=offer,
+    ))
+    add(Case(
+        "12.6 RSV1 on a continuation frame",
+        [frame(TEXT, b"plain", fin=False), frame(CONT, b"x", rsv=4)],
+        [("close", 1002)],
+        deflate=offer,
+    ))
+    add(Case("12.7 RSV1 on a ping", [frame(PING, b"", rsv=4)], [("close", 1002)], deflate=offer))
+    add(Case("12.8 RSV1 without deflate negotiated", [frame(TEXT, b"\x03\x00", rsv=4)], [("close", 1002)]))
+    add(Case("12.9 data that does not inflate", [frame(TEXT, b"\xff\xff\xff\xff", rsv=4)], [("close", 1007)], deflate=offer))
+    add(Case("12.10 compressed text that is not UTF-8", [("z", TEXT, b"ok \xce\xba\xff")], [("close", 1007)], deflate=offer))
+    add(Case(
+        "12.11 decompression bomb: 80 MiB of zeros in 80 KB",
+        [("z", BINARY, bytes(80 << 20))],
+        [("close", 1009)],
+        deflate=offer,
+    ))
+
+    def no_context(agreed: Optional[dict]) -> Optional[str]:
+        return None if agreed is not None else "declined an offer it should accept"
+
+    add(Case(
+        "12.12 client_no_context_takeover",
+        [("z", TEXT, same)] * 3,
+        [("text", same)] * 3 + [closed_ok],
+        deflate="permessage-deflate; client_no_context_takeover",
+        check_agreed=no_context,
+    ))
+
+    def window_10(agreed: Optional[dict]) -> Optional[str]:
+        if agreed is None:
+            return "declined"
+        bits = agreed.get("server_max_window_bits")
+        if bits is None or not 8 <= int(bits) <= 10:
+            return f"server_max_window_bits={bits!r}, expected 8 to 10 (RFC 7692 §7.1.2.1)"
+        return None
+
+    add(Case(
+        "12.13 server_max_window_bits=10",
+        [("z", TEXT, prose[:65536])],
+        [("text", prose[:65536]), closed_ok],
+        deflate="permessage-deflate; server_max_window_bits=10; client_max_window_bits",
+        check_agreed=window_10,
+    ))
+
+    def plain(agreed: Optional[dict]) -> Optional[str]:
+        if agreed is None or set(agreed) - {"server_no_context_takeover", "client_no_context_takeover", "server_max_window_bits", "client_max_window_bits"}:
+            return f"agreed {agreed!r}"
+        return None
+
+    add(Case(
+        "12.14 an offer with an unknown parameter, then a plain one",
+        [("z", TEXT, b"second offer")],
+        [("text", b"second offer"), closed_ok],
+        deflate="permessage-deflate; foo=1, permessage-deflate",
+        check_agreed=plain,
+    ))
+
+    def declined(agreed: Optional[dict]) -> Optional[str]:
+        return None if agreed is None else f"accepted an invalid offer with {agreed!r}"
+
+    add(Case(
+        "12.15 server_max_window_bits=7 is declined",
+        [frame(TEXT, b"uncompressed")],
+        [("text", b"uncompressed"), closed_ok],
+        deflate="permessage-deflate; server_max_window_bits=7",
+        check_agreed=declined,
+    ))
+
     # The same cases again, a byte at a time, where they send little.
+    def size(step) -> int:
+        if isinstance(step, bytes):
+            return len(step)
+        return len(step[2]) if step[0] == "z" else 0
+
     for c in list(out):
-        if c.handshake is None and sum(len(s) for s in c.steps if isinstance(s, bytes)) <= 4096:
-            out.append(Case(c.name + " [byte by byte]", c.steps, c.expect, c.fail_before, 1, c.handshake, c.expect_status, c.expect_headers))
+        if c.handshake is None and sum(size(s) for s in c.steps) <= 4096:
+            out.append(Case(
+                c.name + " [byte by byte]", c.steps, c.expect, c.fail_before, 1, c.handshake,
+                c.expect_status, c.expect_headers, c.deflate, c.check_agreed,
+            ))
     return out
+
+
+def parse_extensions(value: str) -> Optional[dict]:
+    """The parameters of permessage-deflate in a response header, or None."""
+    for ext in value.split(","):
+        name, *params = [p.strip() for p in ext.split(";")]
+        if name.lower() != "permessage-deflate":
+            continue
+        agreed = {}
+        for p in params:
+            k, _, v = p.partition("=")
+            agreed[k.strip().lower()] = v.strip().strip('"') or None
+        return agreed
+    return None
+
+
+class Deflater:
+    """Compresses the client's messages as RFC 7692 §7.2.1 says."""
+
+    def __init__(self, agreed: dict):
+        bits = agreed.get("client_max_window_bits")
+        # zlib cannot write raw deflate with an 8-bit window; 9 is the least.
+        self.wbits = max(int(bits), 9) if bits else 15
+        self.reset = "client_no_context_takeover" in agreed
+        self.z = zlib.compressobj(6, zlib.DEFLATED, -self.wbits)
+
+    def message(self, data: bytes) -> bytes:
+        out = self.z.compress(data) + self.z.flush(zlib.Z_SYNC_FLUSH)
+        assert out.endswith(b"\x00\x00\xff\xff")
+        if self.reset:
+            self.z = zlib.compressobj(6, zlib.DEFLATED, -self.wbits)
+        return out[:-4]
+
+    def frames(self, op: int, data: bytes, pieces: int = 1) -> bytes:
+        body = self.message(data)
+        cut = [len(body) * i // pieces for i in range(pieces + 1)]
+        return b"".join(
+            frame(op if i == 0 else CONT, body[cut[i] : cut[i + 1]], fin=i == pieces - 1, rsv=4 if i == 0 else 0)
+            for i in range(pieces)
+        )
 
 
 # ---------------------------------------------------------------------------
@@ -378,11 +532,14 @@ class Reader(threading.Thread):
     """Reads the server's frames as they come, so that nothing the server
     sends before it closes is lost to a reset, and reassembles messages."""
 
-    def __init__(self, sock: socket.socket, buf: bytes):
+    def __init__(self, sock: socket.socket, buf: bytes, inflate: bool):
         super().__init__(daemon=True)
         self.sock = sock
         self.buf = bytearray(buf)
         self.events: queue.Queue = queue.Queue()
+        # One inflater for the connection: it reads a stream whether or not
+        # the server keeps its window between messages.
+        self.inflater = zlib.decompressobj(-15) if inflate else None
 
     def fill(self, n: int) -> bool:
         while len(self.buf) < n:
@@ -396,7 +553,7 @@ class Reader(threading.Thread):
         return True
 
     def run(self) -> None:
-        msg_op, parts = None, []
+        msg_op, parts, compressed = None, [], False
         while True:
             if not self.fill(2):
                 break
@@ -418,7 +575,7 @@ class Reader(threading.Thread):
             payload = bytes(self.buf[at : at + n])
             del self.buf[: at + n]
             fin, rsv, op = b0 & 0x80, b0 & 0x70, b0 & 0x0F
-            if rsv:
+            if rsv and not (rsv == 0x40 and self.inflater and op in (TEXT, BINARY)):
                 self.events.put(("bad", f"server frame with RSV bits {rsv >> 4}"))
                 break
             if op in (TEXT, BINARY, CONT):
@@ -426,10 +583,17 @@ class Reader(threading.Thread):
                     self.events.put(("bad", "server fragments out of order"))
                     break
                 if op != CONT:
-                    msg_op = op
+                    msg_op, compressed = op, bool(rsv)
                 parts.append(payload)
                 if fin:
-                    self.events.put(("text" if msg_op == TEXT else "binary", b"".join(parts)))
+                    data = b"".join(parts)
+                    if compressed and self.inflater is not None:
+                        try:
+                            data = self.inflater.decompress(data + b"\x00\x00\xff\xff")
+                        except zlib.error as e:
+                            self.events.put(("bad", f"server message does not inflate: {e}"))
+                            break
+                    self.events.put(("text" if msg_op == TEXT else "binary", data))
                     msg_op, parts = None, []
             elif op == PING:
                 self.events.put(("ping", payload))
@@ -479,9 +643,10 @@ def run_case(port: int, case: Case) -> tuple[list, list[str]]:
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         key = base64.b64encode(os.urandom(16)).decode()
+        offer = f"Sec-WebSocket-Extensions: {case.deflate}\r\n" if case.deflate else ""
         req = case.handshake or (
             "GET /conformance HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{offer}\r\n"
         ).encode()
         sock.sendall(req)
         status, headers, rest = read_head(sock)
@@ -498,7 +663,17 @@ def run_case(port: int, case: Case) -> tuple[list, list[str]]:
             accept = base64.b64encode(hashlib.sha1(key.encode() + GUID).digest()).decode()
             if headers.get("sec-websocket-accept") != accept:
                 problems.append(f"Sec-WebSocket-Accept {headers.get('sec-websocket-accept')!r}, expected {accept!r}")
-        reader = Reader(sock, rest)
+        agreed = parse_extensions(headers.get("sec-websocket-extensions", ""))
+        if agreed is not None and not case.deflate:
+            problems.append("the server answered with permessage-deflate, which was not offered")
+        if case.check_agreed:
+            problem = case.check_agreed(agreed)
+            if problem:
+                problems.append(f"permessage-deflate: {problem}")
+        elif case.deflate and agreed is None:
+            problems.append("the server declined permessage-deflate")
+        deflater = Deflater(agreed) if agreed is not None else None
+        reader = Reader(sock, rest, agreed is not None)
         reader.start()
         got: list = []
 
@@ -521,9 +696,13 @@ def run_case(port: int, case: Case) -> tuple[list, list[str]]:
                 if not server_closed:
                     problems.append(f"no close before step {i} was sent (no fail-fast)")
                 break
-            if isinstance(step, tuple):
+            if isinstance(step, tuple) and step[0] == "pause":
                 time.sleep(step[1])
                 continue
+            if isinstance(step, tuple):
+                if deflater is None:
+                    break  # Reported above: nothing was negotiated.
+                step = deflater.frames(*step[1:])
             try:
                 send(sock, step, case.chop)
             except OSError:
