@@ -204,10 +204,20 @@ pub struct Connection {
     scratch: Vec<u8>,
     /// Created on first use: servers never need one.
     random: Option<Box<dyn Random>>,
-    /// Set by [`Connection::poll_event_before_failure`] for its call: a
-    /// failure found is held in `held_failure` instead of acted on.
-    hold_failure: bool,
-    held_failure: Option<Error>,
+    /// See [`Connection::poll_event_before_failure`].
+    hold: Hold,
+}
+
+/// Whether a failure the decoder finds is acted on at once.
+#[derive(Debug)]
+enum Hold {
+    /// It is (`poll_event`).
+    Off,
+    /// It is held (the call in progress, or the last one, is
+    /// `poll_event_before_failure`).
+    Asked,
+    /// One is held, for the next `poll_event` to act on.
+    Held(Box<Error>),
 }
 
 impl std::fmt::Debug for Connection {
@@ -363,8 +373,7 @@ impl Connection {
             extension: None,
             scratch: Vec::new(),
             random,
-            hold_failure: false,
-            held_failure: None,
+            hold: Hold::Off,
         }
     }
 
@@ -401,7 +410,7 @@ impl Connection {
     /// until it returns `Ok(None)` afterwards.
     pub fn receive(&mut self, data: &[u8]) {
         self.settle();
-        if self.eof || self.state == State::Closed && self.phase_done() || self.held_failure.is_some() {
+        if self.eof || self.state == State::Closed && self.phase_done() || self.failure_held() {
             return; // Nothing more will be read; drop the bytes.
         }
         if self.rpos == self.inbuf.len() {
@@ -550,12 +559,23 @@ impl Connection {
     /// Returns the next event, `Ok(None)` when more input is needed, or the
     /// error that failed the connection (its close frame or HTTP error
     /// response is already queued).
+    #[inline]
     pub fn poll_event(&mut self) -> Result<Option<Event<'_>>, Error> {
-        self.hold_failure = false;
-        if let Some(err) = self.held_failure.take() {
-            return Err(self.act_on_failure(err));
+        if !matches!(self.hold, Hold::Off) {
+            if let Some(err) = self.release_hold() {
+                return Err(err);
+            }
         }
         self.poll()
+    }
+
+    /// Back to acting on failures at once; acts on the one held, if any.
+    #[cold]
+    fn release_hold(&mut self) -> Option<Error> {
+        match std::mem::replace(&mut self.hold, Hold::Off) {
+            Hold::Held(err) => Some(self.act_on_failure(*err)),
+            _ => None,
+        }
     }
 
     /// Like [`poll_event`](Self::poll_event), for a binding that decodes a
@@ -567,23 +587,25 @@ impl Connection {
     /// that came before the bad frame goes out before the close, and is
     /// allowed, as it would be event by event). Nothing more is decoded;
     /// the next `poll_event` acts on the failure and returns it.
+    #[inline]
     pub fn poll_event_before_failure(&mut self) -> Result<Option<Event<'_>>, Error> {
-        if self.held_failure.is_some() {
-            return Ok(None);
+        match self.hold {
+            Hold::Held(_) => return Ok(None),
+            Hold::Asked => {}
+            Hold::Off if self.phase_done() => self.hold = Hold::Asked,
+            Hold::Off => {}
         }
-        self.hold_failure = self.phase_done();
-        match self.poll() {
-            Err(e) if e.held => Ok(None),
-            r => r,
-        }
+        self.poll()
     }
 
     /// Whether [`poll_event_before_failure`](Self::poll_event_before_failure)
     /// holds a failure that the next [`poll_event`](Self::poll_event) reports.
     pub fn failure_held(&self) -> bool {
-        self.held_failure.is_some()
+        matches!(self.hold, Hold::Held(_))
     }
 
+    /// `poll_event`'s work; a failure held (see `fail`) reads as `Ok(None)`.
+    #[inline(always)]
     fn poll(&mut self) -> Result<Option<Event<'_>>, Error> {
         if self.state == State::Closed {
             // The call after the one that closed (the event it returned
@@ -591,13 +613,17 @@ impl Connection {
             self.release_extension();
         }
         if let Some(whole) = self.poll_whole_message() {
-            let (text, range) = whole?;
+            let (text, range) = match whole {
+                Ok(w) => w,
+                Err(e) => return if e.held { Ok(None) } else { Err(e) },
+            };
             let data = &self.inbuf[range];
             return Ok(Some(if text { Event::Text(utf8::assume_valid(data)) } else { Event::Binary(data) }));
         }
-        let ready = match self.advance()? {
-            Some(r) => r,
-            None => return Ok(None),
+        let ready = match self.advance() {
+            Ok(Some(r)) => r,
+            Ok(None) => return Ok(None),
+            Err(e) => return if e.held { Ok(None) } else { Err(e) },
         };
         let msg = &self.msgbuf[..];
         let src = |s: Src| match s {
@@ -679,13 +705,12 @@ impl Connection {
         data: &[u8],
         dst: Option<&mut [MaybeUninit<u8>]>,
     ) -> Result<Option<PayloadPiece>, Error> {
-        self.hold_failure = false;
-        if !self.config.partial_messages
-            || self.eof
-            || self.state == State::Closed
-            || self.msg.transformed
-            || self.held_failure.is_some()
-        {
+        match self.hold {
+            Hold::Off => {}
+            Hold::Asked => self.hold = Hold::Off,
+            Hold::Held(_) => return Ok(None),
+        }
+        if !self.config.partial_messages || self.eof || self.state == State::Closed || self.msg.transformed {
             return Ok(None);
         }
         let Some(to_come) = self.frame_payload_to_come() else { return Ok(None) };
@@ -1819,12 +1844,12 @@ impl Connection {
     /// the error's code (unless one was sent) and drops further input.
     fn fail(&mut self, kind: ErrorKind, detail: impl Into<std::borrow::Cow<'static, str>>) -> Error {
         let mut err = Error::new(kind, detail);
-        if self.hold_failure {
+        if matches!(self.hold, Hold::Asked) {
             // Acted on by the next `poll_event`; nothing more is decoded.
             self.frame = None;
             self.msg = InMessage::default();
             self.drop_input();
-            self.held_failure = Some(err.clone());
+            self.hold = Hold::Held(Box::new(err.clone()));
             err.held = true;
             return err;
         }
