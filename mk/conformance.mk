@@ -6,3 +6,8 @@ TEST_TARGETS += test-conformance
 .PHONY: test-conformance
 test-conformance: examples-c examples-rust python-install examples-node
 	tests/conformance/run.sh
+
+# The same cases against ws and websockets echo servers, for comparison.
+.PHONY: conformance-peers
+conformance-peers: venv node-peers
+	tests/conformance/peers.sh
