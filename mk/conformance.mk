@@ -1,13 +1,23 @@
 # Protocol conformance of the echo servers of every language (C, Rust,
 # Python, Node) over TCP on 127.0.0.1, checked by a client written from
-# RFC 6455 with Python's standard library alone (tests/conformance/).
+# RFC 6455 with Python's standard library alone (tests/conformance/). The C
+# server also runs built with AddressSanitizer+UBSan and under valgrind.
 
 TEST_TARGETS += test-conformance
-.PHONY: test-conformance
-test-conformance: examples-c examples-rust python-install examples-node
+.PHONY: test-conformance conformance-asan conformance-peers
+
+CONFORMANCE_ASAN := $(ROOT)/build/conformance/echo_server_asan
+
+test-conformance: examples-c examples-rust python-install examples-node conformance-asan c-deps
 	tests/conformance/run.sh
 
+# The C echo server with the sanitizers, linked with the static library.
+conformance-asan: c-lib
+	mkdir -p $(dir $(CONFORMANCE_ASAN))
+	$(CC) $(C_EXAMPLE_FLAGS) -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	  -fno-omit-frame-pointer -o $(CONFORMANCE_ASAN) examples/c/echo_server.c \
+	  $(C_LIBDIR)/libwsproto.a $(C_STATIC_DEPS)
+
 # The same cases against ws and websockets echo servers, for comparison.
-.PHONY: conformance-peers
 conformance-peers: venv node-peers
 	tests/conformance/peers.sh

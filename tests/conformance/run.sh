@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Protocol conformance over TCP on 127.0.0.1: tests/conformance/conformance.py
 # (a client built from RFC 6455 with Python's standard library alone) against
-# the echo server of every language: C, Rust, Python and Node.
+# the echo server of every language: C, Rust, Python and Node; the C one also
+# built with AddressSanitizer+UBSan and run under valgrind, each of which must
+# then exit cleanly (no error, nothing leaked) when stopped.
 #
-# Usage: tests/conformance/run.sh   (after `make examples`)
+# Usage: tests/conformance/run.sh   (after `make examples` and the ASan build
+# of mk/conformance.mk)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 py=$root/build/venv/bin/python
@@ -30,7 +33,27 @@ run() {
   fi
 }
 
+# run_checked NAME COMMAND...: run, then stop the server with SIGTERM (the C
+# echo server frees every connection and exits) and require exit status 0.
+run_checked() {
+  local name=$1
+  run "$@"
+  local pid=${pids[-1]} status=0
+  kill -TERM "$pid"
+  wait "$pid" || status=$?
+  if [ "$status" -ne 0 ]; then
+    failed=$((failed+1))
+    echo "FAIL $name: the server exited with status $status"; tail -40 "/tmp/conformance.$$.$name.log"
+  else
+    echo "$name: exited cleanly"
+  fi
+}
+
 run c "$root/examples/c/echo_server" PORT -q
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+  run_checked c-asan "$root/build/conformance/echo_server_asan" PORT -q
+run_checked c-valgrind valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+  "$root/examples/c/echo_server" PORT -q
 run rust "$root/target/release/echo_server" PORT --quiet
 run python "$py" "$root/examples/python/echo_server.py" PORT -q
 run node node "$root/examples/node/echo_server.mjs" PORT
