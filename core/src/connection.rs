@@ -780,6 +780,7 @@ impl Connection {
     /// header. A binding that hands events over in batches stops its batch
     /// here, so the application answers the messages that came before the
     /// close while the connection is still open, as it would event by event.
+    #[inline]
     pub fn close_frame_next(&self) -> bool {
         self.control_frame_next() == Some(OpCode::Close)
     }
@@ -790,11 +791,17 @@ impl Connection {
     /// stops before a ping when `auto_pong` is on: its pong is queued as
     /// the ping is decoded, and should follow what the program sends in
     /// answer to the messages before it, as it would event by event.
+    #[inline]
     pub fn control_frame_next(&self) -> Option<OpCode> {
         if !self.phase_done() || self.frame.is_some() || self.peer_closed || self.state == State::Closed {
             return None;
         }
         let start = (self.rpos + self.deferred).min(self.inbuf.len());
+        // Control opcodes have bit 3 set: a data frame next (the usual
+        // case, asked once per event) needs no header decoded.
+        if self.inbuf.get(start).is_none_or(|b0| b0 & 0x08 == 0) {
+            return None;
+        }
         match FrameHeader::decode(&self.inbuf[start..]) {
             Ok(Some((h, _))) if h.opcode.is_control() => Some(h.opcode),
             _ => None,
