@@ -425,7 +425,6 @@ fn drain<'env>(env: &'env Env, n: &mut Native, in_order: bool, may_end: bool) ->
         let pending = conn.buffered_in();
         let polled = if hold { conn.poll_event_before_failure() } else { conn.poll_event() };
         match polled {
-            Ok(None) if !hold => return Ok(Drained::Idle),
             Ok(None) => {
                 if conn.failure_held() {
                     push(arena, T_MORE, true, 0, &[]);
