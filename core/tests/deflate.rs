@@ -1,7 +1,7 @@
 //! permessage-deflate (RFC 7692): byte vectors, negotiation, bombs, and
 //! chunked delivery of compressed streams.
 
-use wsproto_core::extension::deflate::{DeflateConfig, PerMessageDeflate};
+use wsproto_core::extension::deflate::{check_response, DeflateConfig, PerMessageDeflate};
 use wsproto_core::{
     Accept, ClientHandshake, Config, Connection, Error, ErrorKind, Event, Extension, ExtensionOffer, Role, State,
 };
@@ -412,6 +412,48 @@ fn client_rejects_invalid_responses() {
     assert!(client_ext("permessage-deflate", snc).is_err());
     let cmwb = DeflateConfig { client_max_window_bits: Some(10), ..c };
     assert!(client_ext("permessage-deflate; client_max_window_bits=11", cmwb).is_err());
+}
+
+// §5, §7.1, for offers written outside the core (Python's wsproto API): the
+// response must accept the offer as it was sent.
+#[test]
+fn check_response_holds_a_response_to_the_offer_sent() {
+    let one = |s: &str| ExtensionOffer::parse_list(s).unwrap().remove(0);
+    let wsproto = one("permessage-deflate; client_max_window_bits=15; server_max_window_bits=15");
+    for good in [
+        "permessage-deflate",
+        "permessage-deflate; server_max_window_bits=15",
+        "permessage-deflate; server_max_window_bits=9; client_max_window_bits=10",
+        "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+    ] {
+        assert_eq!(check_response(&wsproto, &one(good)), Ok(()), "{good}");
+    }
+    for bad in [
+        "permessage-deflate; foo=1",
+        "permessage-deflate; server_no_context_takeover=1",
+        "permessage-deflate; client_max_window_bits",
+        "permessage-deflate; client_max_window_bits=16",
+        "permessage-deflate; server_max_window_bits=07",
+        "permessage-deflate; client_no_context_takeover; client_no_context_takeover",
+    ] {
+        assert!(check_response(&wsproto, &one(bad)).is_err(), "{bad}");
+    }
+    // §7.1.2.2: client_max_window_bits only where it was offered.
+    let bare = one("permessage-deflate");
+    assert_eq!(check_response(&bare, &one("permessage-deflate")), Ok(()));
+    assert!(check_response(&bare, &one("permessage-deflate; client_max_window_bits=10")).is_err());
+    // §7.1.1.1, §7.1.2.1: what was asked of the server must be granted.
+    let asked = one("permessage-deflate; server_no_context_takeover; server_max_window_bits=10");
+    assert_eq!(
+        check_response(&asked, &one("permessage-deflate; server_no_context_takeover; server_max_window_bits=10")),
+        Ok(())
+    );
+    assert!(check_response(&asked, &one("permessage-deflate; server_max_window_bits=10")).is_err());
+    assert!(check_response(&asked, &one("permessage-deflate; server_no_context_takeover")).is_err());
+    assert!(check_response(&asked, &one("permessage-deflate; server_no_context_takeover; server_max_window_bits=11"))
+        .is_err());
+    // An offer that is not valid permessage-deflate accepts nothing.
+    assert!(check_response(&one("permessage-deflate; x=1"), &one("permessage-deflate")).is_err());
 }
 
 // Through the connection: a response naming the extension twice fails the handshake.

@@ -150,6 +150,25 @@ impl fmt::Debug for PerMessageDeflate {
 }
 
 impl PerMessageDeflate {
+    /// The client's offer (§7.1): the config's parameters, and always
+    /// `client_max_window_bits` (with the config's value, else bare), which
+    /// lets a server that wants a smaller client window ask for it.
+    fn offer(&self) -> ExtensionOffer {
+        let c = &self.config;
+        let mut params = Vec::new();
+        if c.server_no_context_takeover {
+            params.push(("server_no_context_takeover".to_owned(), None));
+        }
+        if c.client_no_context_takeover {
+            params.push(("client_no_context_takeover".to_owned(), None));
+        }
+        if let Some(w) = c.server_max_window_bits {
+            params.push(("server_max_window_bits".to_owned(), Some(w.to_string())));
+        }
+        params.push(("client_max_window_bits".to_owned(), c.client_max_window_bits.map(|w| w.to_string())));
+        ExtensionOffer { name: NAME.to_owned(), params }
+    }
+
     /// Creates the extension for a connection of `role`.
     pub fn new(role: Role, config: DeflateConfig) -> Self {
         PerMessageDeflate { role, config, agreed: None, deflate: None, inflate: None, sending_compressed: false }
@@ -212,19 +231,7 @@ impl Extension for PerMessageDeflate {
     }
 
     fn offers(&mut self) -> Vec<ExtensionOffer> {
-        let c = &self.config;
-        let mut params = Vec::new();
-        if c.server_no_context_takeover {
-            params.push(("server_no_context_takeover".to_owned(), None));
-        }
-        if c.client_no_context_takeover {
-            params.push(("client_no_context_takeover".to_owned(), None));
-        }
-        if let Some(w) = c.server_max_window_bits {
-            params.push(("server_max_window_bits".to_owned(), Some(w.to_string())));
-        }
-        params.push(("client_max_window_bits".to_owned(), c.client_max_window_bits.map(|w| w.to_string())));
-        vec![ExtensionOffer { name: NAME.to_owned(), params }]
+        vec![self.offer()]
     }
 
     fn accept(&mut self, offers: &[ExtensionOffer]) -> Option<ExtensionOffer> {
@@ -234,25 +241,11 @@ impl Extension for PerMessageDeflate {
     }
 
     fn finalize(&mut self, response: &ExtensionOffer) -> Result<(), String> {
-        let p = Params::parse(response, false)?;
+        let offered = Params::parse(&self.offer(), true)?;
+        let p = accepted(&offered, response)?;
         let c = &self.config;
-        if c.server_no_context_takeover && !p.server_no_context_takeover {
-            return Err("server did not agree to server_no_context_takeover".into());
-        }
-        if let Some(Some(got)) = p.server_max_window_bits {
-            if c.server_max_window_bits.is_some_and(|asked| got > asked) {
-                return Err(format!("server_max_window_bits={got} is larger than offered"));
-            }
-        } else if c.server_max_window_bits.is_some() {
-            return Err("server did not agree to server_max_window_bits".into());
-        }
         let local_window = match p.client_max_window_bits {
-            Some(Some(w)) => {
-                if c.client_max_window_bits.is_some_and(|asked| w > asked) {
-                    return Err(format!("client_max_window_bits={w} is larger than offered"));
-                }
-                w
-            }
+            Some(Some(w)) => w,
             _ => c.client_max_window_bits.unwrap_or(15),
         };
         self.agreed = Some(Agreed {
@@ -459,6 +452,48 @@ fn deflate_into(deflate: &mut Deflate, mut input: &[u8], out: &mut Vec<u8>) -> R
             Err(_) => return Err(ext_error(1011, "compression failed")),
         }
     }
+}
+
+/// Checks a server's response to a client's `offer` of permessage-deflate
+/// (RFC 7692 §5, §7.1), for a client that must fail the connection unless
+/// the response accepts that offer. Refused: a parameter that is unknown,
+/// has a bad value or comes twice; server_no_context_takeover offered and
+/// missing (§7.1.1.1); a window larger than offered, where a missing
+/// server_max_window_bits stands for 15 (§7.1.2.1); client_max_window_bits
+/// not offered (§7.1.2.2). Public for bindings whose client offers are written outside
+/// the core (wsproto's `PerMessageDeflate`, in Python). An offer that does
+/// not parse is an error too.
+pub fn check_response(offer: &ExtensionOffer, response: &ExtensionOffer) -> Result<(), String> {
+    let offered = Params::parse(offer, true).map_err(|e| format!("in the offer: {e}"))?;
+    accepted(&offered, response).map(|_| ())
+}
+
+/// The parameters of `response` if it accepts the offer of `offered`.
+fn accepted(offered: &Params, response: &ExtensionOffer) -> Result<Params, String> {
+    let p = Params::parse(response, false)?;
+    if offered.server_no_context_takeover && !p.server_no_context_takeover {
+        return Err("server did not agree to server_no_context_takeover".into());
+    }
+    // A response without server_max_window_bits means a window of 15
+    // bits, which accepts an offer of 15 (wsproto offers that by default,
+    // and servers answer it bare).
+    if let Some(Some(asked)) = offered.server_max_window_bits {
+        match p.server_max_window_bits {
+            Some(Some(got)) if got > asked => {
+                return Err(format!("server_max_window_bits={got} is larger than offered"));
+            }
+            None if asked < 15 => return Err(format!("server did not agree to server_max_window_bits={asked}")),
+            _ => {}
+        }
+    }
+    match (offered.client_max_window_bits, p.client_max_window_bits) {
+        (None, Some(_)) => return Err("client_max_window_bits was not offered".into()),
+        (Some(Some(asked)), Some(Some(w))) if w > asked => {
+            return Err(format!("client_max_window_bits={w} is larger than offered"));
+        }
+        _ => {}
+    }
+    Ok(p)
 }
 
 /// Parsed and checked permessage-deflate parameters (§7.1).
