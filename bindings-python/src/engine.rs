@@ -95,6 +95,9 @@ pub(crate) struct Engine {
     held_at: usize,
     /// The data message being received (or the last one) is text.
     receiving_text: bool,
+    /// Bytes of the peer's handshake have arrived (a server whose peer
+    /// leaves before sending any is not an error to wsproto).
+    handshake_started: bool,
     /// Mask keys for frames the engine encodes itself.
     rng: OsRandom,
 }
@@ -161,6 +164,7 @@ impl Engine {
             held: VecDeque::new(),
             held_at: 0,
             receiving_text: false,
+            handshake_started: false,
             rng: OsRandom::new(),
         }
     }
@@ -201,7 +205,10 @@ impl Engine {
     fn feed(&mut self, data: Option<&[u8]>) {
         if let Some(conn) = self.conn.as_mut().map(Exclusive::get_mut) {
             match data {
-                Some(d) if !d.is_empty() => conn.receive(d),
+                Some(d) if !d.is_empty() => {
+                    self.handshake_started = true;
+                    conn.receive(d)
+                }
                 _ => conn.receive_eof(),
             }
         }
@@ -248,6 +255,12 @@ impl Engine {
             }
             Event::Rejected(r) => ("rejected", r.status, headers(&r.headers)).into_pyobject(py)?,
             Event::RejectBody { data, fin } => ("body", PyBytes::new(py, data), fin).into_pyobject(py)?,
+            // The stream ended before the handshake did: to wsproto (h11) a
+            // bad HTTP message, unless a server had not been sent a byte.
+            Event::Close { .. } if self.role == Role::Client || self.handshake_started => {
+                let detail = "malformed HTTP: the connection closed during the handshake";
+                ("error", "BadHandshake", detail).into_pyobject(py)?
+            }
             _ => return Ok(None),
         };
         Ok(Some(tuple))

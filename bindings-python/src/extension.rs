@@ -15,7 +15,7 @@ use std::cell::RefCell;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyString};
-use wsproto_core::extension::deflate::{DeflateConfig, PerMessageDeflate, NAME as DEFLATE};
+use wsproto_core::extension::deflate::{check_response, DeflateConfig, PerMessageDeflate, NAME as DEFLATE};
 use wsproto_core::frame::RSV1;
 use wsproto_core::{Extension, ExtensionError, ExtensionOffer, Role};
 
@@ -50,6 +50,9 @@ pub(crate) struct PyExtension {
     /// Whether the object is a `PerMessageDeflate`, whose transform is native.
     is_deflate: bool,
     deflate: Option<PerMessageDeflate>,
+    /// What a client offered, against which a `PerMessageDeflate`'s
+    /// response is checked before Python's `finalize` sees it.
+    offered: Option<ExtensionOffer>,
 }
 
 impl PyExtension {
@@ -57,7 +60,7 @@ impl PyExtension {
         let bound = obj.bind(py);
         let name: String = bound.getattr("name")?.extract()?;
         let is_deflate = bound.is_instance(registry()?.deflate.bind(py))?;
-        Ok(PyExtension { obj, name, role, is_deflate, deflate: None })
+        Ok(PyExtension { obj, name, role, is_deflate, deflate: None, offered: None })
     }
 
     /// A native transform for an already negotiated `PerMessageDeflate`
@@ -145,7 +148,10 @@ impl Extension for PyExtension {
         Python::attach(|py| {
             let r = self.obj.bind(py).call_method0("offer").and_then(|v| self.answer(&v));
             match r {
-                Ok(v) => v.into_iter().collect(),
+                Ok(v) => {
+                    self.offered = v.clone();
+                    v.into_iter().collect()
+                }
                 Err(e) => {
                     stash(e);
                     Vec::new()
@@ -183,6 +189,12 @@ impl Extension for PyExtension {
     }
 
     fn finalize(&mut self, response: &ExtensionOffer) -> Result<(), String> {
+        // wsproto's `finalize` takes any parameters; RFC 7692 §5 has the
+        // client fail the connection on a response that does not accept its
+        // offer, as the core's own client does.
+        if let (true, Some(offer)) = (self.is_deflate, &self.offered) {
+            check_response(offer, response)?;
+        }
         Python::attach(|py| {
             let obj = self.obj.bind(py);
             let r = obj.call_method1("finalize", (response.to_string(),));

@@ -298,6 +298,51 @@ def test_bad_responses_fail_like_wsproto(headers: Any, request_kw: Any) -> None:
     assert messages[1] == messages[0]
 
 
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"permessage-deflate; foo=1",
+        b"permessage-deflate; server_no_context_takeover=1",
+        b"permessage-deflate; client_max_window_bits=16",
+        b"permessage-deflate; server_max_window_bits=15; server_max_window_bits=15",
+    ],
+)
+def test_deflate_answers_that_accept_no_offer_fail(answer: bytes) -> None:
+    # Beyond wsproto, whose finalize() takes any parameters: RFC 7692 §5 has
+    # the client fail a response that does not accept its offer.
+    with pytest.raises(RS.util.RemoteProtocolError, match="^extension permessage-deflate: ") as info:
+        h11_responses(RS, lambda s, t: upgrade(s, t, [(b"Sec-WebSocket-Extensions", answer)]), extensions=[RS.ext.PerMessageDeflate()])
+    assert info.value.event_hint == RS.events.RejectConnection()
+
+
+@pytest.mark.parametrize(
+    "client, received",
+    [
+        (True, b""),
+        (True, b"HTTP/1.1 101 Sw"),
+        (True, b"HTTP/1.1 403 No\r\n\r\nbody"),
+        (False, b""),
+        (False, b"GET / HT"),
+    ],
+)
+def test_end_of_stream_during_the_handshake_like_wsproto(client: bool, received: bytes) -> None:
+    # h11 calls a stream that ends inside a head a bad HTTP message; a
+    # server that was sent nothing at all just sees no events.
+    seen = []
+    for lib in (REF, RS):
+        conn = lib.top.WSConnection(lib.conn.CLIENT if client else lib.conn.SERVER)
+        if client:
+            conn.send(lib.events.Request(host="h", target="/"))
+        try:
+            if received:
+                conn.receive_data(received)
+            conn.receive_data(None)
+            seen.append((shapes(conn.events()), conn.state.name))
+        except lib.util.RemoteProtocolError as e:
+            seen.append((str(e), shape(e.event_hint), conn.state.name))
+    assert seen[1] == seen[0]
+
+
 @pytest.mark.parametrize("body", [b"zz\r\n", b"3\r\nabcX\r\n", b"-1\r\n"])
 def test_bad_chunked_bodies_fail_like_wsproto(body: bytes) -> None:
     results = []
