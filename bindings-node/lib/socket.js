@@ -63,6 +63,7 @@ class WebSocket extends EventEmitter {
     };
     this._rejected = null;
     this._failed = false;
+    this._endedInHandshake = false;
     this.protocol = options.protocol || '';
     this.extensions = options.extensions || [];
     this.upgradeRequest = options.request || null;
@@ -253,6 +254,9 @@ class WebSocket extends EventEmitter {
   }
 
   _receive(chunk) {
+    // The engine reports a stream that ends inside the handshake as a close
+    // (1006); to the program it is an error, as in ws ("socket hang up").
+    if (chunk === null && this._readyState === CONNECTING) this._endedInHandshake = true;
     // Peer errors arrive as events (onError), never as exceptions; an
     // exception thrown by a listener propagates as it would with ws.
     this._conn.receiveInto(chunk, this, false);
@@ -287,7 +291,8 @@ class WebSocket extends EventEmitter {
     if (this._closeTimer) clearTimeout(this._closeTimer);
     this._clearHandshakeTimer();
     this._readyState = CLOSED;
-    if (this._conn.state === 'CONNECTING' && this.listenerCount('error') > 0 && !this._rejected && !this._failed) {
+    const inHandshake = this._conn.state === 'CONNECTING' || this._endedInHandshake;
+    if (inHandshake && this.listenerCount('error') > 0 && !this._rejected && !this._failed) {
       this._emitError(wsprotoError('WSPROTO_REMOTE_BAD_HANDSHAKE', 'the connection closed during the handshake'));
     }
     if (!this._closeEmitted) {

@@ -437,6 +437,24 @@ test('connecting to a closed port ends in error + close 1006, nothing thrown', a
   assert.equal(ws.readyState, WebSocket.CLOSED);
 });
 
+for (const [name, reply] of [
+  ['before any byte', ''],
+  ['inside the response head', 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n'],
+]) {
+  test(`a server that ends the stream ${name} of the handshake: error, then close 1006`, async () => {
+    const server = net.createServer((sock) => sock.once('data', () => sock.end(reply)));
+    await new Promise((r) => server.listen(0, '127.0.0.1', r));
+    const ws = connect(`ws://127.0.0.1:${server.address().port}/`);
+    const errors = [];
+    ws.on('error', (e) => errors.push(e.code));
+    ws.on('open', () => errors.push('open'));
+    const [code] = await once(ws, 'close', 5000);
+    assert.equal(code, 1006);
+    assert.deepEqual(errors, ['WSPROTO_REMOTE_BAD_HANDSHAKE']);
+    await new Promise((r) => server.close(r));
+  });
+}
+
 test('many concurrent connections are echoed independently', async () => {
   const srv = await startServer();
   srv.wss.on('connection', (ws) => ws.on('message', (d, b) => ws.send(d, { binary: b })));
