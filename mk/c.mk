@@ -3,7 +3,7 @@
 # AddressSanitizer+UBSan, valgrind), install + pkg-config, interop.
 #
 #   make header        regenerate include/wsproto.h
-#   make examples-c    build examples/c/echo_server and examples/c/client
+#   make examples-c    build examples/c/echo_server, client and echo_client
 #   make test-c        every C check (part of `make test`)
 #   make demo-c        C echo server + C client talking on 127.0.0.1
 #   make install PREFIX=/some/where
@@ -63,6 +63,7 @@ check-header: cbindgen-tool
 examples-c: c-lib
 	$(CC) $(C_EXAMPLE_FLAGS) -o examples/c/echo_server examples/c/echo_server.c $(C_EXAMPLE_LIBS)
 	$(CC) $(C_EXAMPLE_FLAGS) -o examples/c/client examples/c/client.c $(C_EXAMPLE_LIBS)
+	$(CC) $(C_EXAMPLE_FLAGS) -o examples/c/echo_client examples/c/echo_client.c $(C_EXAMPLE_LIBS)
 
 test-c: test-c-unit test-c-interop
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The conformance cases against echo servers written with libraries nobody
-# here wrote, for comparison (not part of `make test`: they miss some cases,
-# and that is what this shows): Node's `ws` and Python's `websockets`, both
-# with permessage-deflate, the echo servers of tests/interop/.
+# The conformance cases against echo servers and echo clients written with
+# libraries nobody here wrote, for comparison (not part of `make test`: they
+# miss some cases, and that is what this shows): Node's `ws` and Python's
+# `websockets`, both with permessage-deflate, the echo programs of
+# tests/interop/.
 #
 # Usage: tests/conformance/peers.sh   (after `make venv node-peers`)
 set -uo pipefail
@@ -24,4 +25,7 @@ for peer in ws websockets; do
   wait_port "$port"
   python3 "$root/tests/conformance/conformance.py" "$port" --name "$peer"
 done
+python3 "$root/tests/conformance/conformance.py" --name ws-client --client node "$root/tests/interop/node_echo_client.mjs" PORT
+python3 "$root/tests/conformance/conformance.py" --name websockets-client --client \
+  "$root/build/venv/bin/python" "$root/tests/interop/py_echo_client.py" PORT
 exit 0

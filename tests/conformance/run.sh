@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Protocol conformance over TCP on 127.0.0.1: tests/conformance/conformance.py
-# (a client built from RFC 6455 with Python's standard library alone) against
-# the echo server of every language: C, Rust, Python and Node; the C one also
-# built with AddressSanitizer+UBSan and run under valgrind, each of which must
-# then exit cleanly (no error, nothing leaked) when stopped.
+# (a peer built from RFC 6455 with Python's standard library alone) as the
+# client of the echo server of every language (C, Rust, Python and Node), and
+# then as the server of the echo client of every language. The C programs
+# also run built with AddressSanitizer+UBSan and under valgrind, and must
+# then exit cleanly (no error, nothing leaked): a server when stopped, a
+# client when its cases are done.
 #
 # Usage: tests/conformance/run.sh   (after `make examples` and the ASan build
 # of mk/conformance.mk)
@@ -57,5 +59,22 @@ run_checked c-valgrind valgrind -q --error-exitcode=99 --leak-check=full --error
 run rust "$root/target/release/echo_server" PORT --quiet
 run python "$py" "$root/examples/python/echo_server.py" PORT -q
 run node node "$root/examples/node/echo_server.mjs" PORT
+# client NAME COMMAND...: the client cases against the echo client COMMAND
+# (PORT in it is the harness's port); the harness checks its exit status.
+client() {
+  local name=$1; shift
+  if ! python3 "$here/conformance.py" --name "$name" --client "$@"; then
+    failed=$((failed+1))
+  fi
+}
+
+client c-client "$root/examples/c/echo_client" PORT
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+  client c-client-asan "$root/build/conformance/echo_client_asan" PORT
+client c-client-valgrind valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+  "$root/examples/c/echo_client" PORT
+client rust-client "$root/target/release/echo_client" PORT
+client python-client "$py" "$root/examples/python/echo_client.py" PORT
+client node-client node "$root/examples/node/echo_client.mjs" PORT
 rm -f /tmp/conformance.$$.*.log
 [ "$failed" -eq 0 ]
