@@ -950,6 +950,11 @@ wsproto_result wsproto_conn_reject(struct wsproto_conn *conn,
  * before a failure are kept. `bytes_read` (may be NULL) receives the count.
  * When the read would block and no output is pending, buffers that hold
  * nothing are released, so idle connections cost little memory.
+ *
+ * Since it reads until the read would block, the transport must be
+ * non-blocking: with a blocking socket the second read waits for bytes
+ * the peer may never send. There, read yourself and use push mode
+ * (`wsproto_conn_feed`).
  */
 wsproto_result wsproto_conn_recv(struct wsproto_conn *conn,
                                  wsproto_read_cb read_cb,
@@ -1019,8 +1024,13 @@ size_t wsproto_conn_buffered_output(const struct wsproto_conn *conn);
 size_t wsproto_conn_buffered_input(const struct wsproto_conn *conn);
 
 /**
- * Whether the transport should now be closed: the connection is closed
- * and all output is written (true for NULL, so loops end).
+ * Whether the transport should now be closed: the connection is closed,
+ * all output is written, and nothing more is to be read (a refused client
+ * reads the response's body to its end first). True for NULL, so loops
+ * end. A server closes at once (RFC 6455 §7.1.1); a client after a clean
+ * close handshake may too, but the RFC prefers that it read on until the
+ * server closes TCP (with a timeout of its own); after a failure, close at
+ * once.
  */
 bool wsproto_conn_should_close_transport(const struct wsproto_conn *conn);
 

@@ -169,7 +169,10 @@ export interface WebSocketEvents {
   message: [data: Buffer, isBinary: boolean];
   ping: [data: Buffer];
   pong: [data: Buffer];
-  /** The peer's close code (1006 when none arrived) and reason. */
+  /**
+   * The peer's close code and reason (1006 and '' when none arrived); after
+   * a protocol failure, the close code we sent and the error's message.
+   */
   close: [code: number, reason: string];
   /** With autoClose off: the peer closed; answer with close(). */
   closing: [code: number, reason: string];

@@ -976,10 +976,17 @@ impl Connection {
         self.opos < self.out.len() || !self.shared.is_empty()
     }
 
-    /// Whether the transport should now be closed: the connection is closed
-    /// and all output has been taken.
+    /// Whether the transport should now be closed: the connection is closed,
+    /// all output has been taken, and nothing more is to be read (a client
+    /// that was refused reads the response's body first, to its end).
+    ///
+    /// A server closes at once (RFC 6455 §7.1.1). A client that completed
+    /// the close handshake may too, but the RFC would rather it read on
+    /// until the server closes TCP, so that the server is the side left in
+    /// TIME_WAIT; it then needs a clock of its own (the core has none) for
+    /// a server that never does. After a failure, close at once.
     pub fn should_close_transport(&self) -> bool {
-        self.state == State::Closed && !self.wants_write()
+        self.state == State::Closed && !self.wants_write() && !matches!(self.phase, Phase::ClientRejectBody(_))
     }
 
     /// Frees buffer memory that holds nothing, so an idle connection costs

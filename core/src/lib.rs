@@ -19,7 +19,9 @@
 //!    `send_fragment`, `send_ping`, `send_pong`, `close`.
 //! 4. Write [`Connection::output`] to the transport and report what was
 //!    written with [`Connection::consume_output`] (or [`Connection::take_output`]).
-//! 5. When [`Connection::should_close_transport`] is true, close it.
+//! 5. When [`Connection::should_close_transport`] is true, close it (a
+//!    client after a clean close handshake preferably once the server has
+//!    closed, RFC 6455 §7.1.1: see that method).
 //!
 //! An error from `poll_event` means the peer broke the protocol: the close
 //! frame (or HTTP error response) is already queued — write it out and close.

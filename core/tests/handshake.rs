@@ -720,6 +720,30 @@ fn client_rejected_with_body_until_eof() {
     assert_eq!(out.events.len(), 1);
 }
 
+// A refused client is closed at once, but has the body to read: the
+// transport stays open until the body's last piece is taken.
+#[test]
+fn refused_client_keeps_the_transport_for_the_body() {
+    let (mut c, _) = new_client(handshake());
+    c.receive(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 9\r\n\r\nforbi");
+    assert!(matches!(c.poll_event().unwrap(), Some(Event::Rejected(r)) if r.status == 403));
+    assert_eq!(c.state(), State::Closed);
+    assert!(!c.should_close_transport());
+    assert!(matches!(c.poll_event().unwrap(), Some(Event::RejectBody { data: b"forbi", fin: false })));
+    assert_eq!(c.poll_event().unwrap(), None);
+    assert!(!c.should_close_transport());
+    c.receive(b"dden");
+    assert!(matches!(c.poll_event().unwrap(), Some(Event::RejectBody { data: b"dden", fin: true })));
+    assert!(c.should_close_transport());
+    // Without a body (1xx, 204, 304 or Content-Length: 0), once its empty
+    // last piece is taken.
+    let (mut c, _) = new_client(handshake());
+    c.receive(b"HTTP/1.1 204 No Content\r\n\r\n");
+    assert!(matches!(c.poll_event().unwrap(), Some(Event::Rejected(r)) if r.status == 204));
+    assert!(matches!(c.poll_event().unwrap(), Some(Event::RejectBody { data: b"", fin: true })));
+    assert!(c.should_close_transport());
+}
+
 // The client's response head limit.
 #[test]
 fn client_response_head_limit() {

@@ -49,6 +49,11 @@ pub struct wsproto_iovec {
 /// before a failure are kept. `bytes_read` (may be NULL) receives the count.
 /// When the read would block and no output is pending, buffers that hold
 /// nothing are released, so idle connections cost little memory.
+///
+/// Since it reads until the read would block, the transport must be
+/// non-blocking: with a blocking socket the second read waits for bytes
+/// the peer may never send. There, read yourself and use push mode
+/// (`wsproto_conn_feed`).
 #[no_mangle]
 pub unsafe extern "C" fn wsproto_conn_recv(
     conn: *mut wsproto_conn,
@@ -197,8 +202,13 @@ pub unsafe extern "C" fn wsproto_conn_buffered_input(conn: *const wsproto_conn) 
     unsafe { enter(conn, |_| 0, |s| s.conn().buffered_in()) }
 }
 
-/// Whether the transport should now be closed: the connection is closed
-/// and all output is written (true for NULL, so loops end).
+/// Whether the transport should now be closed: the connection is closed,
+/// all output is written, and nothing more is to be read (a refused client
+/// reads the response's body to its end first). True for NULL, so loops
+/// end. A server closes at once (RFC 6455 §7.1.1); a client after a clean
+/// close handshake may too, but the RFC prefers that it read on until the
+/// server closes TCP (with a timeout of its own); after a failure, close at
+/// once.
 #[no_mangle]
 pub unsafe extern "C" fn wsproto_conn_should_close_transport(conn: *const wsproto_conn) -> bool {
     unsafe { enter(conn, |_| true, |s| s.conn().should_close_transport()) }
