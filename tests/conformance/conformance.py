@@ -118,7 +118,7 @@ class Case:
     fail_before: int | None = None
     chop: int | None = None  # write at most this many bytes at a time
     handshake: bytes | None = None  # a raw request instead of a valid one
-    expect_status: int | None = None
+    expect_status: int | tuple | None = None  # a tuple: any of these
     expect_headers: dict = field(default_factory=dict)
     # permessage-deflate (RFC 7692): the offer to send, and a check of the
     # parameters the server answered with (None if it declined), which
@@ -484,6 +484,19 @@ def server_handshakes(frame: Callable[..., bytes], closed_ok: tuple) -> list[Cas
         handshake=request("GET / HTTP/1.1", "Host: x", "Upgrade: websocket", "Connection: Upgrade", f"Sec-WebSocket-Key: {key}", "Sec-WebSocket-Version: 13") + frame(TEXT, b"early"),
         expect_status=101,
     ))
+    valid = ("Upgrade: websocket", "Connection: Upgrade", f"Sec-WebSocket-Key: {key}", "Sec-WebSocket-Version: 13")
+    # §4.2.1: an HTTP/1.1 (or later) GET with a Host; RFC 9112 §3.2: a
+    # request without Host is answered 400.
+    add(Case("10.6 no Host", [], [], handshake=request("GET / HTTP/1.1", *valid), expect_status=400))
+    add(Case("10.7 HTTP/1.0", [], [], handshake=request("GET / HTTP/1.0", "Host: x", *valid), expect_status=400))
+    add(Case("10.8 POST", [], [], handshake=request("POST / HTTP/1.1", "Host: x", "Content-Length: 0", *valid), expect_status=(400, 405)))
+    add(Case(
+        "10.9 header values with spaces around them",
+        [frame(TEXT, b"ok")],
+        [("text", b"ok"), closed_ok],
+        handshake=request("GET / HTTP/1.1", "Host:  x ", "Upgrade:   websocket  ", "Connection:\tUpgrade", f"Sec-WebSocket-Key:  {key} ", "Sec-WebSocket-Version: 13 "),
+        expect_status=101,
+    ))
     return out
 
 
@@ -582,7 +595,13 @@ def client_handshakes(frame: Callable[..., bytes], closed_ok: tuple) -> list[Cas
         handshake=response("HTTP/1.1 101 OK", "Server: conformance", "upgrade: WebSocket", "CONNECTION: keep-alive, upgrade", "sec-websocket-accept: {accept}", "Set-Cookie: a=b"),
     ))
     add(Case(
-        "10.15 frames in the same write as the response",
+        "10.15 header values with spaces around them",
+        [frame(TEXT, b"ok")],
+        [("text", b"ok"), closed_ok],
+        handshake=response("HTTP/1.1 101 Switching Protocols", "Upgrade:   websocket ", "Connection:\tUpgrade", "Sec-WebSocket-Accept:  {accept} "),
+    ))
+    add(Case(
+        "10.16 frames in the same write as the response",
         [],
         [("text", b"early"), ("binary", b"\x00\x01"), closed_ok],
         handshake=response("HTTP/1.1 101 Switching Protocols", *ok) + frame(TEXT, b"early") + frame(BINARY, b"\x00\x01"),
@@ -903,7 +922,7 @@ def run_case(port: int, case: Case) -> tuple[list, list[str]]:
         status = int(line.split()[1])
         observed.append(("status", status))
         want = case.expect_status or 101
-        if status != want:
+        if status not in (want if isinstance(want, tuple) else (want,)):
             problems.append(f"status {status}, expected {want}")
         for name, value in case.expect_headers.items():
             if headers.get(name) != value:
