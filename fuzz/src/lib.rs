@@ -60,10 +60,22 @@ pub fn make(target: Target, flags: u8) -> Connection {
         Target::FrameClient => Connection::open(Role::Client, cfg, None),
         Target::HandshakeServer => Connection::server(cfg),
         Target::HandshakeClient => {
+            // With flag 64 the client offers permessage-deflate (with 128,
+            // asking for a 10-bit server window), so responses go through
+            // the extension parameters' parser and the check of the answer
+            // against the offer.
+            let offer = (flags & 64 != 0).then(|| {
+                let config = DeflateConfig {
+                    server_max_window_bits: (flags & 128 != 0).then_some(10),
+                    ..DeflateConfig::default()
+                };
+                Box::new(PerMessageDeflate::new(Role::Client, config)) as Box<dyn Extension>
+            });
             let hs = ClientHandshake {
                 host: "localhost:9001".into(),
                 path: "/fuzz".into(),
                 subprotocols: vec!["chat".into(), "superchat".into()],
+                extensions: offer.into_iter().collect(),
                 ..Default::default()
             };
             let mut c = Connection::client(cfg, hs).expect("valid handshake arguments");
@@ -233,6 +245,11 @@ mod tests {
         let t = trace(Target::HandshakeServer, &seed("handshake_server", "seed-01"));
         assert!(t.events[0].starts_with("Request {"), "{:?}", t.events);
         assert_eq!(t.events[1..], ["text \"Hello\"", "close 1000 \"bye\""]);
+        // Offering permessage-deflate: the answer is accepted and a
+        // compressed message inflated.
+        let t = trace(Target::HandshakeClient, &seed("handshake_client", "seed-deflate"));
+        assert!(t.events[0].starts_with("Accepted("), "{:?}", t.events);
+        assert_eq!(t.events[1..], ["text \"Hello, Hello, Hello\"", "text \"Hello\"", "close 1000 \"bye\""]);
     }
 
     // The deflate seeds get through the inflater, and into each of its
