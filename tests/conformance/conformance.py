@@ -1,7 +1,7 @@
 """Protocol conformance of a WebSocket echo server or client, over TCP on 127.0.0.1.
 
     python tests/conformance/conformance.py PORT [--name NAME] [-k SUBSTRING]
-    python tests/conformance/conformance.py [--name NAME] [-k SUBSTRING] --client COMMAND... PORT...
+    python tests/conformance/conformance.py [--name NAME] [-k SUBSTRING] --client PROGRAM [ARG or PORT]...
 
 A client written from RFC 6455 with nothing but the standard library (so it
 shares no code with the engine it checks) runs a list of cases against the
