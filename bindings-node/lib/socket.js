@@ -64,6 +64,9 @@ class WebSocket extends EventEmitter {
     this._rejected = null;
     this._failed = false;
     this._endedInHandshake = false;
+    // One 'error' per failure, as in ws: a socket error during the
+    // handshake is that error, not also a failed handshake.
+    this._socketErrored = false;
     this.protocol = options.protocol || '';
     this.extensions = options.extensions || [];
     this.upgradeRequest = options.request || null;
@@ -80,7 +83,10 @@ class WebSocket extends EventEmitter {
     socket.on('data', (chunk) => this._receive(chunk));
     socket.on('end', () => this._receive(null));
     socket.on('drain', this._onDrain);
-    socket.on('error', (err) => this._emitError(err));
+    socket.on('error', (err) => {
+      this._socketErrored = true;
+      this._emitError(err);
+    });
     socket.on('close', () => this._onSocketClose());
     if (this._readyState === CONNECTING && connection.isClient) {
       const limit = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
@@ -292,7 +298,7 @@ class WebSocket extends EventEmitter {
     this._clearHandshakeTimer();
     this._readyState = CLOSED;
     const inHandshake = this._conn.state === 'CONNECTING' || this._endedInHandshake;
-    if (inHandshake && this.listenerCount('error') > 0 && !this._rejected && !this._failed) {
+    if (inHandshake && this.listenerCount('error') > 0 && !this._rejected && !this._failed && !this._socketErrored) {
       this._emitError(wsprotoError('WSPROTO_REMOTE_BAD_HANDSHAKE', 'the connection closed during the handshake'));
     }
     if (!this._closeEmitted) {

@@ -433,8 +433,20 @@ test('connecting to a closed port ends in error + close 1006, nothing thrown', a
   ws.on('error', (e) => errors.push(e.code));
   const [code] = await once(ws, 'close');
   assert.equal(code, 1006);
-  assert.equal(errors[0], 'ECONNREFUSED');
+  assert.deepEqual(errors, ['ECONNREFUSED']);
   assert.equal(ws.readyState, WebSocket.CLOSED);
+});
+
+test('a connection reset during the handshake is one error, then close 1006', async () => {
+  const server = net.createServer((sock) => sock.once('data', () => sock.resetAndDestroy()));
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const ws = connect(`ws://127.0.0.1:${server.address().port}/`);
+  const errors = [];
+  ws.on('error', (e) => errors.push(e.code));
+  const [code] = await once(ws, 'close', 5000);
+  assert.equal(code, 1006);
+  assert.deepEqual(errors, ['ECONNRESET']);
+  await new Promise((r) => server.close(r));
 });
 
 for (const [name, reply] of [
