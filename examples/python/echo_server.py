@@ -70,23 +70,29 @@ async def serve_client(reader: asyncio.StreamReader, writer: asyncio.StreamWrite
                 break
             out = []
             done = not data
-            for event in ws.events():
-                if isinstance(event, Request):
-                    log(f"{peer}: upgrade to {event.target}")
-                    out.append(ws.send(AcceptConnection(extensions=[PerMessageDeflate()])))
-                elif isinstance(event, (TextMessage, BytesMessage)):
-                    out.append(ws.send(type(event)(data=event.data, message_finished=event.message_finished)))
-                elif isinstance(event, Ping):
-                    out.append(ws.send(event.response()))
-                elif isinstance(event, CloseConnection):
-                    log(f"{peer}: closed with {int(event.code)} {event.reason or ''}".rstrip())
-                    if ws.state is ConnectionState.REMOTE_CLOSING:
+            accepted = True
+            while accepted:
+                # Frames that came in the same read as the request are
+                # events once it is accepted: take those too.
+                accepted = False
+                for event in ws.events():
+                    if isinstance(event, Request):
+                        log(f"{peer}: upgrade to {event.target}")
+                        out.append(ws.send(AcceptConnection(extensions=[PerMessageDeflate()])))
+                        accepted = True
+                    elif isinstance(event, (TextMessage, BytesMessage)):
+                        out.append(ws.send(type(event)(data=event.data, message_finished=event.message_finished)))
+                    elif isinstance(event, Ping):
                         out.append(ws.send(event.response()))
-                    elif ws.state is ConnectionState.OPEN:
-                        # The peer broke the protocol: send the close frame
-                        # with the code the engine picked.
-                        out.append(ws.send(CloseConnection(code=event.code, reason=event.reason)))
-                    done = True
+                    elif isinstance(event, CloseConnection):
+                        log(f"{peer}: closed with {int(event.code)} {event.reason or ''}".rstrip())
+                        if ws.state is ConnectionState.REMOTE_CLOSING:
+                            out.append(ws.send(event.response()))
+                        elif ws.state is ConnectionState.OPEN:
+                            # The peer broke the protocol: send the close frame
+                            # with the code the engine picked.
+                            out.append(ws.send(CloseConnection(code=event.code, reason=event.reason)))
+                        done = True
             if out:
                 writer.write(b"".join(out))
                 await writer.drain()

@@ -59,6 +59,15 @@ run_checked c-valgrind valgrind -q --error-exitcode=99 --leak-check=full --error
 run rust "$root/target/release/echo_server" PORT --quiet
 run python "$py" "$root/examples/python/echo_server.py" PORT -q
 run node node "$root/examples/node/echo_server.mjs" PORT
+# The README's complete asyncio example, so that what readers copy stays right.
+readme_py=/tmp/conformance.$$.readme.py
+python3 - "$root/README.md" > "$readme_py" <<'PY'
+import sys
+text = open(sys.argv[1]).read()
+start = text.index("\n", text.index("```python", text.index("A complete asyncio echo server"))) + 1
+print(text[start : text.index("```", start)].replace("8765", "int(__import__('sys').argv[1])"))
+PY
+run readme-python "$py" "$readme_py" PORT
 # client NAME COMMAND...: the client cases against the echo client COMMAND
 # (PORT in it is the harness's port); the harness checks its exit status.
 client() {
@@ -76,5 +85,5 @@ client c-client-valgrind valgrind -q --error-exitcode=99 --leak-check=full --err
 client rust-client "$root/target/release/echo_client" PORT
 client python-client "$py" "$root/examples/python/echo_client.py" PORT
 client node-client node "$root/examples/node/echo_client.mjs" PORT
-rm -f /tmp/conformance.$$.*.log
+rm -f /tmp/conformance.$$.*.log "$readme_py"
 [ "$failed" -eq 0 ]
